@@ -1,0 +1,2 @@
+// Package deploy holds tests of the deployment files (Dockerfile, docker-compose.yml).
+package deploy
