@@ -1,0 +1,50 @@
+// Package activities holds Touchpoint's Temporal activities: all the I/O that
+// workflows orchestrate, as structs holding their dependencies.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/touchpoint/touchpoint/store"
+)
+
+// Archive manages the raw event archive's day partitions.
+type Archive struct {
+	Store store.Archive
+}
+
+// EnsurePartitionsInput says which day partitions must exist.
+type EnsurePartitionsInput struct {
+	From time.Time
+	Days int
+}
+
+// EnsurePartitions creates the archive partitions for the coming days, so the
+// consumer never waits on DDL at midnight.
+func (a *Archive) EnsurePartitions(ctx context.Context, in EnsurePartitionsInput) error {
+	if err := a.Store.EnsurePartitions(ctx, in.From, in.Days); err != nil {
+		return fmt.Errorf("ensure archive partitions: %w", err)
+	}
+	return nil
+}
+
+// DropExpiredInput says how old a day must be to go.
+type DropExpiredInput struct {
+	Cutoff time.Time
+}
+
+// DropExpired drops the archive's partitions older than the cutoff and returns their names.
+func (a *Archive) DropExpired(ctx context.Context, in DropExpiredInput) ([]string, error) {
+	dropped, err := a.Store.DropBefore(ctx, in.Cutoff)
+	if err != nil {
+		return dropped, fmt.Errorf("drop expired archive partitions: %w", err)
+	}
+	if len(dropped) > 0 {
+		activity.GetLogger(ctx).Info("archive partitions dropped", "partitions", dropped)
+	}
+	return dropped, nil
+}

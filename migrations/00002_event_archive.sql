@@ -1,0 +1,23 @@
+-- +goose Up
+-- The raw archive keeps every accepted event for the retention period, as one row per
+-- consumer batch and partition: the original Kafka records, framed, plus the subjects
+-- (customer, user, anonymous and device ids) they mention, so a deletion can find one
+-- subject's batches without a row per event on the hot path. Partitions are days of
+-- ingestion; dropping a day is how retention works.
+CREATE TABLE event_archive (
+    day          date        NOT NULL,
+    topic        text        NOT NULL,
+    partition    int         NOT NULL,
+    first_offset bigint      NOT NULL,
+    last_offset  bigint      NOT NULL,
+    tenant_ids   text[]      NOT NULL,
+    subjects     text[]      NOT NULL,
+    event_count  int         NOT NULL,
+    records      bytea       NOT NULL,
+    archived_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (day, topic, partition, first_offset)
+) PARTITION BY RANGE (day);
+CREATE INDEX event_archive_subjects ON event_archive USING gin (subjects);
+
+-- +goose Down
+DROP TABLE event_archive;

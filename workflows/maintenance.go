@@ -1,0 +1,47 @@
+// Package workflows holds Touchpoint's Temporal workflow definitions. Workflow code is
+// deterministic: all I/O happens in activities.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/touchpoint/touchpoint/activities"
+)
+
+// TaskQueue is the task queue Touchpoint's workers poll.
+const TaskQueue = "touchpoint"
+
+// MaintenanceWorkflowID is the id of the scheduled maintenance run; the schedule
+// appends the run time.
+const MaintenanceWorkflowID = "maintenance"
+
+// MaintenanceInput configures one maintenance run.
+type MaintenanceInput struct {
+	Retention time.Duration // how long raw events are kept
+	AheadDays int           // how many future day partitions to keep ready
+}
+
+// MaintenanceResult says what a run did.
+type MaintenanceResult struct {
+	DroppedPartitions []string
+}
+
+// Maintenance keeps the raw archive's day partitions ready ahead of time and drops
+// the days past retention. It runs daily on a schedule and is safe to run any time.
+func Maintenance(ctx workflow.Context, in MaintenanceInput) (MaintenanceResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 10},
+	})
+	var a *activities.Archive
+	now := workflow.Now(ctx)
+	if err := workflow.ExecuteActivity(ctx, a.EnsurePartitions, activities.EnsurePartitionsInput{From: now, Days: in.AheadDays}).Get(ctx, nil); err != nil {
+		return MaintenanceResult{}, err
+	}
+	var res MaintenanceResult
+	err := workflow.ExecuteActivity(ctx, a.DropExpired, activities.DropExpiredInput{Cutoff: now.Add(-in.Retention)}).Get(ctx, &res.DroppedPartitions)
+	return res, err
+}
