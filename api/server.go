@@ -44,6 +44,9 @@ type Options struct {
 	TenantRate     float64 // events per second per tenant
 	TenantBurst    int
 	AdminKey       string // empty disables the admin endpoints
+	// Registry is where /metrics reads from; other components of the same process
+	// register on it too. Nil means a new one.
+	Registry *prometheus.Registry
 	Now            func() time.Time
 }
 
@@ -66,8 +69,10 @@ func New(opts Options, tenants Tenants, publisher Publisher, codec *events.Codec
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := opts.Registry
+	if reg == nil {
+		reg = NewRegistry()
+	}
 	s := &Server{
 		opts:      opts,
 		tenants:   tenants,
@@ -82,6 +87,13 @@ func New(opts Options, tenants Tenants, publisher Publisher, codec *events.Codec
 	}
 	s.routes()
 	return s
+}
+
+// NewRegistry returns a Prometheus registry with the Go runtime and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // Registry is the Prometheus registry /metrics serves; other components of the same

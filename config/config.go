@@ -15,6 +15,8 @@ import (
 // Config is the whole runtime configuration of every subcommand.
 type Config struct {
 	HTTPAddr          string        // TOUCHPOINT_HTTP_ADDR
+	MetricsAddr       string        // TOUCHPOINT_METRICS_ADDR, /metrics and /healthz of the consumer and worker
+	ConsumerGroup     string        // KAFKA_CONSUMER_GROUP
 	DatabaseURL       string        // DATABASE_URL
 	RedisURL          string        // REDIS_URL
 	KafkaBrokers      []string      // KAFKA_BROKERS (comma separated)
@@ -39,6 +41,8 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		HTTPAddr:          "127.0.0.1:8080",
+		MetricsAddr:       "127.0.0.1:9464",
+		ConsumerGroup:     "touchpoint-aggregator",
 		DatabaseURL:       "postgres://postgres@127.0.0.1:5432/touchpoint?sslmode=disable",
 		RedisURL:          "redis://127.0.0.1:6379/0",
 		KafkaBrokers:      []string{"127.0.0.1:9092"},
@@ -77,6 +81,8 @@ func fromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	str("TOUCHPOINT_HTTP_ADDR", &c.HTTPAddr)
+	str("TOUCHPOINT_METRICS_ADDR", &c.MetricsAddr)
+	str("KAFKA_CONSUMER_GROUP", &c.ConsumerGroup)
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("REDIS_URL", &c.RedisURL)
 	if v, ok := lookup("KAFKA_BROKERS"); ok && v != "" {

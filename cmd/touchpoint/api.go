@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+
+	"github.com/touchpoint/touchpoint/api"
+	"github.com/touchpoint/touchpoint/config"
+	"github.com/touchpoint/touchpoint/events"
+	"github.com/touchpoint/touchpoint/store"
+	"github.com/touchpoint/touchpoint/streaming"
+)
+
+// deps are the connections a subcommand shares; the dev stack opens them once.
+type deps struct {
+	pool     *pgxpool.Pool
+	rdb      *redis.Client
+	temporal client.Client
+	codec    *events.Codec
+	registry *prometheus.Registry // shared by the components of one process
+}
+
+func (d deps) close() {
+	if d.temporal != nil {
+		d.temporal.Close()
+	}
+	if d.rdb != nil {
+		d.rdb.Close()
+	}
+	if d.pool != nil {
+		d.pool.Close()
+	}
+}
+
+// connectAll opens every dependency a service needs, failing on the first one that is
+// missing with a line that says how to start it.
+func connectAll(ctx context.Context, cfg config.Config, withTemporal bool) (d deps, err error) {
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if d.pool, err = connectPostgres(ctx, cfg); err != nil {
+		return d, err
+	}
+	if d.rdb, err = connectRedis(ctx, cfg); err != nil {
+		return d, err
+	}
+	if err = checkKafka(ctx, cfg); err != nil {
+		return d, err
+	}
+	if d.codec, err = newCodec(ctx, cfg); err != nil {
+		return d, err
+	}
+	if withTemporal {
+		if d.temporal, err = connectTemporal(ctx, cfg); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+func topics(cfg config.Config) streaming.Topics {
+	return streaming.Topics{Events: cfg.EventsTopic, DLQ: cfg.DLQTopic, Partitions: cfg.TopicPartitions, Retention: cfg.Retention}
+}
+
+func runAPI(ctx context.Context, cfg config.Config, _ []string) error {
+	d, err := connectAll(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if err := streaming.EnsureTopics(ctx, cfg.KafkaBrokers, topics(cfg)); err != nil {
+		return err
+	}
+	return serveAPI(ctx, cfg, d, nil)
+}
+
+// serveAPI serves until ctx ends, then drains in-flight requests. ready, if set, is
+// called with the bound address once the listener is open.
+func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr string)) error {
+	producer, err := streaming.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, d.codec, streaming.ProducerOptions{Linger: time.Millisecond})
+	if err != nil {
+		return err
+	}
+	defer producer.Close()
+	srv := api.New(api.Options{
+		Rules:          events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew},
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxBatchEvents: cfg.MaxBatchEvents,
+		TenantRate:     cfg.TenantRate,
+		TenantBurst:    cfg.TenantBurst,
+		AdminKey:       cfg.AdminKey,
+		Registry:       d.registry,
+	}, store.Tenants{DB: d.pool}, producer, d.codec, readinessChecks(cfg, d))
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s (TOUCHPOINT_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	slog.Info("api listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}
+
+func readinessChecks(cfg config.Config, d deps) []api.Check {
+	checks := []api.Check{
+		{Name: "postgres", Fn: func(ctx context.Context) error { return d.pool.Ping(ctx) }},
+		{Name: "redis", Fn: func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() }},
+		{Name: "kafka", Fn: func(ctx context.Context) error { return streaming.Ping(ctx, cfg.KafkaBrokers) }},
+	}
+	if d.temporal != nil {
+		checks = append(checks, api.Check{Name: "temporal", Fn: func(ctx context.Context) error {
+			_, err := d.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}})
+	}
+	return checks
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/touchpoint/touchpoint"
+	"github.com/touchpoint/touchpoint/api"
+	"github.com/touchpoint/touchpoint/config"
+	"github.com/touchpoint/touchpoint/store"
+	"github.com/touchpoint/touchpoint/streaming"
+)
+
+const demoTenant = "demo"
+
+// Fixed dev ports, so kcat, the Web UI and scripts always know where to look.
+const (
+	devKafkaPort    = 9092
+	devRegistryAddr = "127.0.0.1:8081"
+	devTemporalPort = 7233
+	devTemporalUI   = 8233
+)
+
+// runDev starts the whole stack in one process: each embedded service (Kafka broker,
+// schema registry, Temporal dev server) unless its address is configured, then
+// migrations, the API, the worker and the consumer. Ctrl-C stops it all in order.
+func runDev(ctx context.Context, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("dev: data dir: %w", err)
+	}
+	var stops []func()
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
+	var err error
+	if cfg, stops, err = startEmbedded(ctx, cfg, stops); err != nil {
+		return err
+	}
+	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("%w\n  Postgres is needed (DATABASE_URL)", err)
+	}
+	if err := migrate(ctx, cfg); err != nil {
+		return err
+	}
+	if err := streaming.EnsureTopics(ctx, cfg.KafkaBrokers, topics(cfg)); err != nil {
+		return err
+	}
+	if cfg.AdminKey, err = persistentSecret(filepath.Join(cfg.DataDir, "admin-key"), cfg.AdminKey); err != nil {
+		return err
+	}
+	d, err := connectAll(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	d.registry = api.NewRegistry()
+	demoKey, err := demoAPIKey(ctx, cfg, store.Tenants{DB: d.pool})
+	if err != nil {
+		return err
+	}
+	return runServices(ctx, cfg, d, func(apiAddr string) { printBanner(cfg, apiAddr, demoKey) })
+}
+
+// startEmbedded starts the dev services whose addresses are not configured and points
+// cfg at them.
+func startEmbedded(ctx context.Context, cfg config.Config, stops []func()) (config.Config, []func(), error) {
+	if _, set := os.LookupEnv("KAFKA_BROKERS"); !set {
+		b, err := streaming.StartBroker(devKafkaPort, filepath.Join(cfg.DataDir, "kafka"))
+		if err != nil {
+			return cfg, stops, err
+		}
+		stops = append(stops, b.Close)
+		cfg.KafkaBrokers = b.Addrs()
+		slog.Info("embedded kafka broker", "addrs", cfg.KafkaBrokers, "data", filepath.Join(cfg.DataDir, "kafka"))
+	}
+	if cfg.SchemaRegistryURL == "" {
+		hs, err := serveRegistry(devRegistryAddr)
+		if err != nil {
+			return cfg, stops, err
+		}
+		stops = append(stops, func() { hs.Close() })
+		cfg.SchemaRegistryURL = "http://" + devRegistryAddr
+	}
+	if _, set := os.LookupEnv("TEMPORAL_ADDRESS"); !set {
+		bin, err := findOrInstallTemporal(ctx)
+		if err != nil {
+			return cfg, stops, err
+		}
+		ts, err := startTemporal(ctx, bin, cfg.DataDir, "127.0.0.1", devTemporalPort, devTemporalUI)
+		if err != nil {
+			return cfg, stops, err
+		}
+		stops = append(stops, ts.stop)
+		cfg.TemporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(devTemporalPort))
+	}
+	return cfg, stops, nil
+}
+
+// runServices runs API, worker and consumer until ctx ends or one of them fails.
+func runServices(ctx context.Context, cfg config.Config, d deps, apiReady func(string)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for name, run := range map[string]func(context.Context) error{
+		"api":      func(ctx context.Context) error { return serveAPI(ctx, cfg, d, apiReady) },
+		"worker":   func(ctx context.Context) error { return serveWorker(ctx, cfg, d) },
+		"consumer": func(ctx context.Context) error { return serveConsumer(ctx, cfg, d) },
+	} {
+		wg.Go(func() {
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	slog.Info("dev stack stopped")
+	return <-errs
+}
+
+// persistentSecret returns configured if set, else the secret kept in path, creating
+// it on first use.
+func persistentSecret(path, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	secret := "tpa_" + base64.RawURLEncoding.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("dev: save %s: %w", path, err)
+	}
+	return secret, nil
+}
+
+// demoAPIKey makes sure the demo tenant exists and returns a working key for it,
+// reusing the one saved in the data dir.
+func demoAPIKey(ctx context.Context, cfg config.Config, tenants store.Tenants) (string, error) {
+	if _, err := tenants.Create(ctx, demoTenant, "Demo tenant"); err != nil && touchpoint.KindOf(err) != touchpoint.EConflict {
+		return "", err
+	}
+	path := filepath.Join(cfg.DataDir, "demo-api-key")
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if t, err := tenants.Authenticate(ctx, key); err == nil && t == demoTenant {
+			return key, nil
+		}
+	}
+	_, key, err := tenants.CreateKey(ctx, demoTenant, "dev")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("dev: save %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func printBanner(cfg config.Config, apiAddr, demoKey string) {
+	fmt.Fprintf(os.Stderr, `
+Touchpoint dev stack is up.
+  API              http://%s   (POST /v1/events, /healthz, /readyz)
+  Metrics          http://%s/metrics
+  Temporal Web UI  http://127.0.0.1:%d   (gRPC %s)
+  Kafka            %s   topic %s, dead letters %s
+  Schema registry  %s
+  Demo tenant      %s
+  Demo API key     %s
+  Admin key        %s
+Data lives in %s. Press Ctrl-C to stop.
+
+`, apiAddr, apiAddr, devTemporalUI, cfg.TemporalAddress, strings.Join(cfg.KafkaBrokers, ","), cfg.EventsTopic, cfg.DLQTopic,
+		cfg.SchemaRegistryURL, demoTenant, demoKey, cfg.AdminKey, cfg.DataDir)
+}

@@ -1,0 +1,364 @@
+package streaming
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchpoint/touchpoint/events"
+	"github.com/touchpoint/touchpoint/store"
+)
+
+// ConsumerConfig says where the consumer reads, where bad records go, and how it
+// validates.
+type ConsumerConfig struct {
+	Brokers        []string
+	Topic          string
+	DLQTopic       string
+	Group          string
+	Rules          events.Rules
+	MaxPollRecords int
+}
+
+// DLQ header names: why a record was refused and where it came from.
+const (
+	HeaderReason    = "touchpoint-reason"
+	HeaderError     = "touchpoint-error-class"
+	HeaderTopic     = "touchpoint-original-topic"
+	HeaderPartition = "touchpoint-original-partition"
+	HeaderOffset    = "touchpoint-original-offset"
+)
+
+// Consumer reads marketing events in a consumer group and applies each poll to
+// Postgres exactly once: offsets are stored with the data, loaded on assignment, and
+// guarded so a batch already applied is never applied again. Records that cannot be
+// decoded or fail validation go to the dead-letter topic with the reason.
+type Consumer struct {
+	cfg     ConsumerConfig
+	cl      *kgo.Client
+	codec   *events.Codec
+	batches store.Batches
+	archive store.Archive
+	ready   map[string]bool // archive days whose partition exists
+	m       consumerMetrics
+}
+
+type consumerMetrics struct {
+	consumed, archived prometheus.Counter
+	deadLettered       *prometheus.CounterVec
+	batchSeconds       prometheus.Histogram
+}
+
+// NewConsumer connects a consumer; call Run to consume.
+func NewConsumer(cfg ConsumerConfig, codec *events.Codec, batches store.Batches, archive store.Archive, reg prometheus.Registerer) (*Consumer, error) {
+	if cfg.MaxPollRecords == 0 {
+		cfg.MaxPollRecords = 20000
+	}
+	c := &Consumer{cfg: cfg, codec: codec, batches: batches, archive: archive, ready: map[string]bool{}, m: newConsumerMetrics(reg)}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AdjustFetchOffsetsFn(c.storedOffsets),
+		kgo.FetchMaxBytes(32<<20),
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	c.cl = cl
+	return c, nil
+}
+
+func newConsumerMetrics(reg prometheus.Registerer) consumerMetrics {
+	m := consumerMetrics{
+		consumed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "touchpoint_consumer_records_total", Help: "Records read from the events topic."}),
+		archived:     prometheus.NewCounter(prometheus.CounterOpts{Name: "touchpoint_consumer_events_applied_total", Help: "Valid events applied to Postgres."}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchpoint_consumer_dead_letters_total", Help: "Records sent to the dead-letter topic, by error class."}, []string{"class"}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchpoint_consumer_batch_seconds", Help: "Time to apply one poll to Postgres.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.consumed, m.archived, m.deadLettered, m.batchSeconds)
+	}
+	return m
+}
+
+// storedOffsets replaces the group's Kafka offsets with the ones stored in Postgres,
+// the only ones that say what was applied.
+func (c *Consumer) storedOffsets(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for topic, parts := range assigned {
+		ids := make([]int32, 0, len(parts))
+		for p := range parts {
+			ids = append(ids, p)
+		}
+		stored, err := c.batches.Offsets(ctx, topic, ids)
+		if err != nil {
+			return nil, err
+		}
+		for p := range parts {
+			if off, ok := stored[p]; ok {
+				parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
+			} else {
+				parts[p] = kgo.NewOffset().AtStart()
+			}
+		}
+	}
+	return assigned, nil
+}
+
+// Run consumes until ctx ends.
+func (c *Consumer) Run(ctx context.Context) error {
+	// With BlockRebalanceOnPoll, a plain Close would wait forever to leave the group
+	// if the last poll's rebalance block is still held.
+	defer c.cl.CloseAllowingRebalance()
+	for {
+		fetches := c.cl.PollRecords(ctx, c.cfg.MaxPollRecords)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			slog.Warn("consumer: fetch error", "topic", topic, "partition", p, "err", err)
+		})
+		if err := c.process(ctx, fetches); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		c.cl.AllowRebalance()
+	}
+}
+
+// accepted is one valid event and the record it came in.
+type accepted struct {
+	offset int64
+	value  []byte
+	event  events.Event
+}
+
+type partitionRecords struct {
+	first, last int64
+	events      []accepted
+}
+
+func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) error {
+	if fetches.NumRecords() == 0 {
+		return nil
+	}
+	start := time.Now()
+	byPartition := map[int32]*partitionRecords{}
+	var dead []*kgo.Record
+	fetches.EachRecord(func(r *kgo.Record) {
+		c.m.consumed.Inc()
+		pr := byPartition[r.Partition]
+		if pr == nil {
+			pr = &partitionRecords{first: r.Offset}
+			byPartition[r.Partition] = pr
+		}
+		pr.last = r.Offset
+		e, class, err := c.parse(ctx, r, start)
+		if err != nil {
+			dead = append(dead, c.deadLetter(r, class, err))
+			return
+		}
+		pr.events = append(pr.events, accepted{offset: r.Offset, value: r.Value, event: e})
+	})
+	if err := c.sendDeadLetters(ctx, dead); err != nil {
+		return err
+	}
+	if err := c.apply(ctx, start, byPartition); err != nil {
+		return err
+	}
+	c.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// parse decodes and validates one record. Avro (wire format, magic byte 0) is what
+// Touchpoint's producers write; JSON is accepted from any other Kafka client.
+func (c *Consumer) parse(ctx context.Context, r *kgo.Record, now time.Time) (events.Event, string, error) {
+	var e events.Event
+	var err error
+	switch {
+	case len(r.Value) == 0:
+		return e, "empty", errors.New("empty record")
+	case r.Value[0] == 0:
+		err = c.codec.Decode(ctx, r.Value, &e)
+	case r.Value[0] == '{' || r.Value[0] == ' ' || r.Value[0] == '\n':
+		if !utf8.Valid(r.Value) {
+			return e, "decode", errors.New("JSON record is not valid UTF-8")
+		}
+		e, err = events.DecodeJSON(r.Value)
+	default:
+		return e, "decode", fmt.Errorf("neither Avro wire format nor JSON (first byte 0x%02x)", r.Value[0])
+	}
+	if err != nil {
+		return e, "decode", err
+	}
+	if err := c.cfg.Rules.Validate(&e, now); err != nil {
+		return e, "invalid", err
+	}
+	if string(r.Key) != "" && string(r.Key) != e.TenantID {
+		return e, "invalid", fmt.Errorf("record key %q does not match tenant_id %q", r.Key, e.TenantID)
+	}
+	return e, "", nil
+}
+
+func (c *Consumer) deadLetter(r *kgo.Record, class string, err error) *kgo.Record {
+	c.m.deadLettered.WithLabelValues(class).Inc()
+	return &kgo.Record{
+		Topic: c.cfg.DLQTopic,
+		Key:   r.Key,
+		Value: r.Value,
+		Headers: append(slices.Clone(r.Headers),
+			kgo.RecordHeader{Key: HeaderReason, Value: []byte(err.Error())},
+			kgo.RecordHeader{Key: HeaderError, Value: []byte(class)},
+			kgo.RecordHeader{Key: HeaderTopic, Value: []byte(r.Topic)},
+			kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+			kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		),
+	}
+}
+
+// sendDeadLetters makes the dead letters durable before the batch's offsets move past
+// them, retrying until the broker takes them. A crash in between re-sends them: the
+// dead-letter topic is at-least-once.
+func (c *Consumer) sendDeadLetters(ctx context.Context, dead []*kgo.Record) error {
+	for len(dead) > 0 {
+		err := c.cl.ProduceSync(ctx, dead...).FirstErr()
+		if err == nil {
+			return nil
+		}
+		slog.Warn("consumer: dead-letter produce failed, retrying", "err", err)
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply writes the poll to Postgres, retrying while Postgres is unavailable: a batch
+// is never skipped, so nothing is lost while the database restarts.
+func (c *Consumer) apply(ctx context.Context, now time.Time, byPartition map[int32]*partitionRecords) error {
+	day := now.UTC().Truncate(24 * time.Hour)
+	partitions := make([]int32, 0, len(byPartition))
+	for p := range byPartition {
+		partitions = append(partitions, p)
+	}
+	slices.Sort(partitions)
+	var applied int
+	build := func(stored map[int32]int64) []store.PartitionBatch {
+		batches := c.build(byPartition, partitions, stored)
+		applied = 0
+		for _, b := range batches {
+			applied += b.EventCount
+		}
+		return batches
+	}
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		// The attempt itself is not cut short by shutdown: a batch already read is
+		// finished, so a clean stop re-reads nothing.
+		attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err := c.ensureDay(attemptCtx, day)
+		if err == nil {
+			err = c.batches.Apply(attemptCtx, c.cfg.Topic, day, partitions, build)
+		}
+		cancel()
+		if err == nil {
+			c.m.archived.Add(float64(applied))
+			return nil
+		}
+		slog.Warn("consumer: applying batch failed, retrying", "err", err, "backoff", backoff)
+		if err := sleep(ctx, backoff); err != nil {
+			return err
+		}
+	}
+}
+
+// build keeps, per partition, the records at or beyond the stored offset.
+func (c *Consumer) build(byPartition map[int32]*partitionRecords, partitions []int32, stored map[int32]int64) []store.PartitionBatch {
+	var out []store.PartitionBatch
+	for _, p := range partitions {
+		pr := byPartition[p]
+		next := stored[p]
+		if pr.last < next {
+			continue // applied already
+		}
+		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last}
+		tenants, subjects := map[string]bool{}, map[string]bool{}
+		for _, a := range pr.events {
+			if a.offset < next {
+				continue
+			}
+			pb.Records = binary.BigEndian.AppendUint32(pb.Records, uint32(len(a.value)))
+			pb.Records = append(pb.Records, a.value...)
+			pb.EventCount++
+			tenants[a.event.TenantID] = true
+			for _, s := range subjectsOf(&a.event) {
+				subjects[a.event.TenantID+":"+s] = true
+			}
+		}
+		pb.TenantIDs, pb.Subjects = sortedKeys(tenants), sortedKeys(subjects)
+		out = append(out, pb)
+	}
+	return out
+}
+
+// subjectsOf lists the personal identifiers an event mentions, so a deletion can find
+// every archived batch that holds one subject's data.
+func subjectsOf(e *events.Event) []string {
+	var out []string
+	if e.CustomerID != "" {
+		out = append(out, e.CustomerID)
+	}
+	if d := e.Device; d != nil {
+		for _, id := range []string{d.UserID, d.AnonymousID, d.DeviceID} {
+			if id != "" {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ensureDay creates the archive partition for day (and the next) once per process.
+func (c *Consumer) ensureDay(ctx context.Context, day time.Time) error {
+	key := day.Format(time.DateOnly)
+	if c.ready[key] {
+		return nil
+	}
+	if err := c.archive.EnsurePartitions(ctx, day, 1); err != nil {
+		return err
+	}
+	c.ready[key] = true
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
