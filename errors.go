@@ -10,15 +10,15 @@ import (
 
 // Error kinds.
 const (
-	EInvalid      = "invalid"       // bad input
-	ENotFound     = "not_found"     // no such thing
-	EConflict     = "conflict"      // already exists
-	EUnauthorized = "unauthorized"  // no or unknown credentials
-	EForbidden    = "forbidden"     // credentials do not allow this
-	ETooLarge     = "too_large"     // request too big
-	ERateLimited  = "rate_limited"  // slow down
-	EUnavailable  = "unavailable"   // a dependency is down
-	EInternal     = "internal"      // a bug or an unexpected failure
+	EInvalid      = "invalid"      // bad input
+	ENotFound     = "not_found"    // no such thing
+	EConflict     = "conflict"     // already exists
+	EUnauthorized = "unauthorized" // no or unknown credentials
+	EForbidden    = "forbidden"    // credentials do not allow this
+	ETooLarge     = "too_large"    // request too big
+	ERateLimited  = "rate_limited" // slow down
+	EUnavailable  = "unavailable"  // a dependency is down
+	EInternal     = "internal"     // a bug or an unexpected failure
 )
 
 // Error is an error with a kind and a message meant for the caller.

@@ -47,7 +47,7 @@ type Options struct {
 	// Registry is where /metrics reads from; other components of the same process
 	// register on it too. Nil means a new one.
 	Registry *prometheus.Registry
-	Now            func() time.Time
+	Now      func() time.Time
 }
 
 // Server is the HTTP API. Build it with New.

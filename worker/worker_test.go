@@ -25,7 +25,9 @@ func TestScheduledMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	t.Cleanup(func() { _ = c.ScheduleClient().GetHandle(context.Background(), worker.MaintenanceScheduleID).Delete(context.Background()) })
+	t.Cleanup(func() {
+		_ = c.ScheduleClient().GetHandle(context.Background(), worker.MaintenanceScheduleID).Delete(context.Background())
+	})
 	_ = c.ScheduleClient().GetHandle(ctx, worker.MaintenanceScheduleID).Delete(ctx) // from an earlier run on a shared server
 
 	if err := worker.EnsureSchedules(ctx, c, 90*24*time.Hour); err != nil {
