@@ -11,6 +11,9 @@ type Config struct {
 	Seed uint64
 	// Tenants is the number of tenants, named "tenant-01", "tenant-02", ... (default 3).
 	Tenants int
+	// TenantPrefix is put before every tenant id, so runs that share Postgres or Redis
+	// (tests, repeated benchmarks) keep their figures apart.
+	TenantPrefix string
 	// CampaignsPerTenant is the number of concurrently running campaigns per tenant,
 	// spread round-robin over all channels (default 12).
 	CampaignsPerTenant int

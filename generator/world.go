@@ -64,7 +64,7 @@ type journey struct {
 
 func newTenant(r *rand.Rand, index int, cfg Config) tenant {
 	t := tenant{
-		id:        fmt.Sprintf("tenant-%02d", index+1),
+		id:        fmt.Sprintf("%stenant-%02d", cfg.TenantPrefix, index+1),
 		currency:  currencies[index%len(currencies)],
 		campaigns: make([]campaign, cfg.CampaignsPerTenant),
 		customers: make([]customer, cfg.CustomersPerTenant),

@@ -14,10 +14,14 @@ CREATE TABLE event_archive (
     subjects     text[]      NOT NULL,
     event_count  int         NOT NULL,
     records      bytea       NOT NULL,
+    -- 16-byte hashes of (tenant_id, event_id) of the batch's events: the consumer
+    -- reloads recent ones into its deduplication set when it takes over a partition.
+    event_hashes bytea       NOT NULL,
     archived_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (day, topic, partition, first_offset)
 ) PARTITION BY RANGE (day);
 CREATE INDEX event_archive_subjects ON event_archive USING gin (subjects);
+CREATE INDEX event_archive_recent ON event_archive (topic, partition, archived_at);
 
 -- +goose Down
 DROP TABLE event_archive;

@@ -20,8 +20,8 @@ func TestArchivePartitions(t *testing.T) {
 	if err := a.EnsurePartitions(ctx, start, 3); err != nil { // idempotent
 		t.Fatal(err)
 	}
-	if _, err := a.DB.Exec(ctx, `INSERT INTO event_archive (day, topic, partition, first_offset, last_offset, tenant_ids, subjects, event_count, records)
-		VALUES ('2026-03-02', 't', 0, 0, 9, '{a}', '{c1}', 10, '\x00')`); err != nil {
+	if _, err := a.DB.Exec(ctx, `INSERT INTO event_archive (day, topic, partition, first_offset, last_offset, tenant_ids, subjects, event_count, records, event_hashes)
+		VALUES ('2026-03-02', 't', 0, 0, 9, '{a}', '{c1}', 10, '\x00', '\x00')`); err != nil {
 		t.Fatalf("insert into a created partition: %v", err)
 	}
 	dropped, err := a.DropBefore(ctx, time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC))

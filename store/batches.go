@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/touchpoint/touchpoint/aggregate"
 )
 
 // PartitionBatch is what one consumer batch produced for one Kafka partition.
@@ -16,6 +18,7 @@ type PartitionBatch struct {
 	FirstOffset int64
 	LastOffset  int64    // the batch's last consumed offset, valid or not
 	Records     []byte   // framed original values of the accepted events
+	EventHashes []byte   // 16-byte hashes of (tenant_id, event_id), one per accepted event
 	EventCount  int      // accepted events in Records
 	TenantIDs   []string // distinct
 	Subjects    []string // distinct "tenant:id" of customers, users, anonymous ids and devices
@@ -44,14 +47,15 @@ func (b Batches) Offsets(ctx context.Context, topic string, partitions []int32) 
 	return out, nil
 }
 
-// Build turns the consumed records into the batches to write, keeping only records
-// at or beyond each partition's stored next offset: anything before it was already
-// applied (by this consumer before a crash, or by another before a rebalance).
-type Build func(stored map[int32]int64) []PartitionBatch
+// Build turns the consumed records into the archive batches and aggregate deltas to
+// write, keeping only records at or beyond each partition's stored next offset:
+// anything before it was already applied (by this consumer before a crash, or by
+// another before a rebalance).
+type Build func(stored map[int32]int64) ([]PartitionBatch, *aggregate.Deltas)
 
 // Apply writes one consumer batch exactly once: in one transaction it locks the
 // partitions' offsets, lets build drop what was already applied, writes the archive
-// rows and advances the offsets.
+// rows and the aggregate upserts at every level, and advances the offsets.
 func (b Batches) Apply(ctx context.Context, topic string, day time.Time, partitions []int32, build Build) (err error) {
 	defer func() {
 		if err != nil {
@@ -72,10 +76,14 @@ func (b Batches) Apply(ctx context.Context, topic string, day time.Time, partiti
 	if err != nil {
 		return err
 	}
-	for _, pb := range build(stored) {
+	batches, deltas := build(stored)
+	for _, pb := range batches {
 		if err := b.write(ctx, tx, day, pb); err != nil {
 			return err
 		}
+	}
+	if err := WriteDeltas(ctx, tx, deltas); err != nil {
+		return err
 	}
 	return tx.Commit(ctx)
 }
@@ -111,8 +119,23 @@ func (b Batches) write(ctx context.Context, tx pgx.Tx, day time.Time, pb Partiti
 		return nil
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO event_archive
-		(day, topic, partition, first_offset, last_offset, tenant_ids, subjects, event_count, records)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		day, pb.Topic, pb.Partition, pb.FirstOffset, pb.LastOffset, pb.TenantIDs, pb.Subjects, pb.EventCount, pb.Records)
+		(day, topic, partition, first_offset, last_offset, tenant_ids, subjects, event_count, records, event_hashes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		day, pb.Topic, pb.Partition, pb.FirstOffset, pb.LastOffset, pb.TenantIDs, pb.Subjects, pb.EventCount, pb.Records, pb.EventHashes)
 	return err
+}
+
+// RecentHashes returns the event hashes archived for a partition since a time,
+// concatenated, for rebuilding the deduplication set of a partition taken over.
+func (b Batches) RecentHashes(ctx context.Context, topic string, partition int32, since time.Time) ([]byte, error) {
+	rows, err := b.DB.Query(ctx, `SELECT event_hashes FROM event_archive
+		WHERE topic = $1 AND partition = $2 AND archived_at >= $3`, topic, partition, since)
+	if err != nil {
+		return nil, fmt.Errorf("load recent event hashes of %s/%d: %w", topic, partition, err)
+	}
+	var out, h []byte
+	if _, err := pgx.ForEachRow(rows, []any{&h}, func() error { out = append(out, h...); return nil }); err != nil {
+		return nil, fmt.Errorf("load recent event hashes of %s/%d: %w", topic, partition, err)
+	}
+	return out, nil
 }

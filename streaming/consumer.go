@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/touchpoint/touchpoint/aggregate"
 	"github.com/touchpoint/touchpoint/events"
 	"github.com/touchpoint/touchpoint/store"
 )
@@ -27,6 +29,21 @@ type ConsumerConfig struct {
 	Group          string
 	Rules          events.Rules
 	MaxPollRecords int
+	// DedupWindow is how long an applied event id is remembered: an event re-sent
+	// within it is dropped as a duplicate. Records Kafka delivers again are never
+	// counted twice whatever their age, since offsets are applied exactly once.
+	DedupWindow time.Duration
+	// PrivacyRefresh is how often the suppression list and consent are reloaded.
+	PrivacyRefresh time.Duration
+}
+
+// ConsumerStores are the consumer's Postgres and Redis parts; Realtime may be nil.
+type ConsumerStores struct {
+	Batches    store.Batches
+	Archive    store.Archive
+	Aggregates store.Aggregates
+	Privacy    store.Privacy
+	Realtime   *store.Realtime
 }
 
 // DLQ header names: why a record was refused and where it came from.
@@ -49,21 +66,42 @@ type Consumer struct {
 	batches store.Batches
 	archive store.Archive
 	ready   map[string]bool // archive days whose partition exists
+	privacy privacyCache
+	view    *view
 	m       consumerMetrics
+
+	mu    sync.Mutex // guards dedup, which group callbacks change between polls
+	dedup map[int32]*dedupSet
 }
 
 type consumerMetrics struct {
 	consumed, archived prometheus.Counter
 	deadLettered       *prometheus.CounterVec
+	dropped            *prometheus.CounterVec
 	batchSeconds       prometheus.Histogram
+	degraded           prometheus.Gauge
 }
 
 // NewConsumer connects a consumer; call Run to consume.
-func NewConsumer(cfg ConsumerConfig, codec *events.Codec, batches store.Batches, archive store.Archive, reg prometheus.Registerer) (*Consumer, error) {
+func NewConsumer(cfg ConsumerConfig, codec *events.Codec, st ConsumerStores, reg prometheus.Registerer) (*Consumer, error) {
 	if cfg.MaxPollRecords == 0 {
 		cfg.MaxPollRecords = 20000
 	}
-	c := &Consumer{cfg: cfg, codec: codec, batches: batches, archive: archive, ready: map[string]bool{}, m: newConsumerMetrics(reg)}
+	if cfg.DedupWindow == 0 {
+		cfg.DedupWindow = 5 * time.Minute
+	}
+	if cfg.PrivacyRefresh == 0 {
+		cfg.PrivacyRefresh = 5 * time.Second
+	}
+	c := &Consumer{
+		cfg: cfg, codec: codec, batches: st.Batches, archive: st.Archive, ready: map[string]bool{},
+		privacy: privacyCache{source: st.Privacy, every: cfg.PrivacyRefresh},
+		m:       newConsumerMetrics(reg),
+		dedup:   map[int32]*dedupSet{},
+	}
+	c.view = &view{rt: st.Realtime, degraded: c.m.degraded, rebuild: func(ctx context.Context) error {
+		return store.RebuildView(ctx, st.Aggregates, *st.Realtime, cfg.Group, cfg.Topic)
+	}}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
@@ -71,6 +109,8 @@ func NewConsumer(cfg ConsumerConfig, codec *events.Codec, batches store.Batches,
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AdjustFetchOffsetsFn(c.storedOffsets),
+		kgo.OnPartitionsRevoked(c.forget),
+		kgo.OnPartitionsLost(c.forget),
 		kgo.FetchMaxBytes(32<<20),
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -87,10 +127,12 @@ func newConsumerMetrics(reg prometheus.Registerer) consumerMetrics {
 		consumed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "touchpoint_consumer_records_total", Help: "Records read from the events topic."}),
 		archived:     prometheus.NewCounter(prometheus.CounterOpts{Name: "touchpoint_consumer_events_applied_total", Help: "Valid events applied to Postgres."}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchpoint_consumer_dead_letters_total", Help: "Records sent to the dead-letter topic, by error class."}, []string{"class"}),
+		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchpoint_consumer_dropped_total", Help: "Valid events not applied: duplicates and blocked subjects."}, []string{"reason"}),
+		degraded:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "touchpoint_consumer_degraded", Help: "1 while Redis is unavailable and only Postgres is updated."}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "touchpoint_consumer_batch_seconds", Help: "Time to apply one poll to Postgres.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.consumed, m.archived, m.deadLettered, m.batchSeconds)
+		reg.MustRegister(m.consumed, m.archived, m.deadLettered, m.dropped, m.batchSeconds, m.degraded)
 	}
 	return m
 }
@@ -107,6 +149,9 @@ func (c *Consumer) storedOffsets(ctx context.Context, assigned map[string]map[in
 		if err != nil {
 			return nil, err
 		}
+		if err := c.loadDedup(ctx, topic, ids); err != nil {
+			return nil, err
+		}
 		for p := range parts {
 			if off, ok := stored[p]; ok {
 				parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
@@ -117,6 +162,49 @@ func (c *Consumer) storedOffsets(ctx context.Context, assigned map[string]map[in
 	}
 	return assigned, nil
 }
+
+// loadDedup rebuilds the deduplication sets of newly assigned partitions from the
+// event hashes archived with their recent batches.
+func (c *Consumer) loadDedup(ctx context.Context, topic string, partitions []int32) error {
+	now := time.Now()
+	for _, p := range partitions {
+		raw, err := c.batches.RecentHashes(ctx, topic, p, now.Add(-c.cfg.DedupWindow))
+		if err != nil {
+			return err
+		}
+		set := newDedupSet(c.cfg.DedupWindow)
+		set.load(now, raw)
+		c.mu.Lock()
+		c.dedup[p] = set
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// forget drops the deduplication sets of partitions this consumer no longer owns.
+func (c *Consumer) forget(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, parts := range lost {
+		for _, p := range parts {
+			delete(c.dedup, p)
+		}
+	}
+}
+
+func (c *Consumer) dedupFor(p int32) *dedupSet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.dedup[p]
+	if d == nil {
+		d = newDedupSet(c.cfg.DedupWindow)
+		c.dedup[p] = d
+	}
+	return d
+}
+
+// Degraded reports whether Redis is down and only Postgres is being updated.
+func (c *Consumer) Degraded() bool { return c.view.down.Load() }
 
 // Run consumes until ctx ends.
 func (c *Consumer) Run(ctx context.Context) error {
@@ -145,6 +233,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 type accepted struct {
 	offset int64
 	value  []byte
+	hash   eventHash
 	event  events.Event
 }
 
@@ -158,6 +247,7 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	start := time.Now()
+	c.privacy.refresh(ctx, start)
 	byPartition := map[int32]*partitionRecords{}
 	var dead []*kgo.Record
 	fetches.EachRecord(func(r *kgo.Record) {
@@ -173,14 +263,23 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) error {
 			dead = append(dead, c.deadLetter(r, class, err))
 			return
 		}
-		pr.events = append(pr.events, accepted{offset: r.Offset, value: r.Value, event: e})
+		if c.privacy.blocks(&e) {
+			c.m.dropped.WithLabelValues("privacy").Inc()
+			return
+		}
+		pr.events = append(pr.events, accepted{offset: r.Offset, value: r.Value, hash: hashEvent(e.TenantID, e.EventID), event: e})
 	})
+	if ctx.Err() != nil {
+		return ctx.Err() // stopped mid-poll (e.g. waiting for the registry): re-read it next time
+	}
 	if err := c.sendDeadLetters(ctx, dead); err != nil {
 		return err
 	}
-	if err := c.apply(ctx, start, byPartition); err != nil {
+	b, err := c.apply(ctx, start, byPartition)
+	if err != nil {
 		return err
 	}
+	c.afterCommit(ctx, b)
 	c.m.batchSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
@@ -194,7 +293,7 @@ func (c *Consumer) parse(ctx context.Context, r *kgo.Record, now time.Time) (eve
 	case len(r.Value) == 0:
 		return e, "empty", errors.New("empty record")
 	case r.Value[0] == 0:
-		err = c.codec.Decode(ctx, r.Value, &e)
+		err = c.decodeAvro(ctx, r.Value, &e)
 	case r.Value[0] == '{' || r.Value[0] == ' ' || r.Value[0] == '\n':
 		if !utf8.Valid(r.Value) {
 			return e, "decode", errors.New("JSON record is not valid UTF-8")
@@ -213,6 +312,21 @@ func (c *Consumer) parse(ctx context.Context, r *kgo.Record, now time.Time) (eve
 		return e, "invalid", fmt.Errorf("record key %q does not match tenant_id %q", r.Key, e.TenantID)
 	}
 	return e, "", nil
+}
+
+// decodeAvro decodes a wire-format record, waiting out a schema-registry outage: the
+// record may well be valid, so it must not go to the dead-letter topic for it.
+func (c *Consumer) decodeAvro(ctx context.Context, b []byte, e *events.Event) error {
+	for {
+		err := c.codec.Decode(ctx, b, e)
+		if !errors.Is(err, events.ErrRegistryUnavailable) {
+			return err
+		}
+		slog.Warn("consumer: schema registry unavailable, retrying", "err", err)
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
 }
 
 func (c *Consumer) deadLetter(r *kgo.Record, class string, err error) *kgo.Record {
@@ -248,23 +362,30 @@ func (c *Consumer) sendDeadLetters(ctx context.Context, dead []*kgo.Record) erro
 	return nil
 }
 
+// built is what one attempt to write a poll produced; after the commit it updates the
+// in-memory deduplication sets and the Redis view.
+type built struct {
+	batches []store.PartitionBatch
+	all     *aggregate.Deltas
+	deltas  map[int32]*aggregate.Deltas
+	hashes  map[int32][]eventHash
+	last    map[int32]int64
+	dups    int
+}
+
 // apply writes the poll to Postgres, retrying while Postgres is unavailable: a batch
 // is never skipped, so nothing is lost while the database restarts.
-func (c *Consumer) apply(ctx context.Context, now time.Time, byPartition map[int32]*partitionRecords) error {
+func (c *Consumer) apply(ctx context.Context, now time.Time, byPartition map[int32]*partitionRecords) (*built, error) {
 	day := now.UTC().Truncate(24 * time.Hour)
 	partitions := make([]int32, 0, len(byPartition))
 	for p := range byPartition {
 		partitions = append(partitions, p)
 	}
 	slices.Sort(partitions)
-	var applied int
-	build := func(stored map[int32]int64) []store.PartitionBatch {
-		batches := c.build(byPartition, partitions, stored)
-		applied = 0
-		for _, b := range batches {
-			applied += b.EventCount
-		}
-		return batches
+	var b *built
+	build := func(stored map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
+		b = c.build(byPartition, partitions, stored)
+		return b.batches, b.all
 	}
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		// The attempt itself is not cut short by shutdown: a batch already read is
@@ -276,19 +397,19 @@ func (c *Consumer) apply(ctx context.Context, now time.Time, byPartition map[int
 		}
 		cancel()
 		if err == nil {
-			c.m.archived.Add(float64(applied))
-			return nil
+			return b, nil
 		}
 		slog.Warn("consumer: applying batch failed, retrying", "err", err, "backoff", backoff)
 		if err := sleep(ctx, backoff); err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
 
-// build keeps, per partition, the records at or beyond the stored offset.
-func (c *Consumer) build(byPartition map[int32]*partitionRecords, partitions []int32, stored map[int32]int64) []store.PartitionBatch {
-	var out []store.PartitionBatch
+// build keeps, per partition, the records at or beyond the stored offset that are not
+// duplicates, and sums them into the archive batch and the aggregate deltas.
+func (c *Consumer) build(byPartition map[int32]*partitionRecords, partitions []int32, stored map[int32]int64) *built {
+	b := &built{all: aggregate.New(), deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{}, last: map[int32]int64{}}
 	for _, p := range partitions {
 		pr := byPartition[p]
 		next := stored[p]
@@ -296,23 +417,52 @@ func (c *Consumer) build(byPartition map[int32]*partitionRecords, partitions []i
 			continue // applied already
 		}
 		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last}
+		seen := c.dedupFor(p)
+		local := map[eventHash]struct{}{}
+		deltas := aggregate.New()
 		tenants, subjects := map[string]bool{}, map[string]bool{}
-		for _, a := range pr.events {
+		for i := range pr.events {
+			a := &pr.events[i]
 			if a.offset < next {
 				continue
 			}
+			if _, dup := local[a.hash]; dup || seen.contains(a.hash) {
+				b.dups++
+				continue
+			}
+			local[a.hash] = struct{}{}
+			b.hashes[p] = append(b.hashes[p], a.hash)
 			pb.Records = binary.BigEndian.AppendUint32(pb.Records, uint32(len(a.value)))
 			pb.Records = append(pb.Records, a.value...)
+			pb.EventHashes = append(pb.EventHashes, a.hash[:]...)
 			pb.EventCount++
+			deltas.Add(&a.event)
 			tenants[a.event.TenantID] = true
 			for _, s := range subjectsOf(&a.event) {
 				subjects[a.event.TenantID+":"+s] = true
 			}
 		}
 		pb.TenantIDs, pb.Subjects = sortedKeys(tenants), sortedKeys(subjects)
-		out = append(out, pb)
+		b.batches = append(b.batches, pb)
+		b.deltas[p], b.last[p] = deltas, pr.last
+		b.all.Merge(deltas)
 	}
-	return out
+	return b
+}
+
+// afterCommit remembers the applied events for deduplication and updates the Redis
+// view. Redis failing does not stop the pipeline: Postgres has the batch, and the view
+// is rebuilt from it once Redis is back.
+func (c *Consumer) afterCommit(ctx context.Context, b *built) {
+	now := time.Now()
+	applied := 0
+	for p, hashes := range b.hashes {
+		c.dedupFor(p).add(now, hashes)
+		applied += len(hashes)
+	}
+	c.m.archived.Add(float64(applied))
+	c.m.dropped.WithLabelValues("duplicate").Add(float64(b.dups))
+	c.view.apply(ctx, b)
 }
 
 // subjectsOf lists the personal identifiers an event mentions, so a deletion can find

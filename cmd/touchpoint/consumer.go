@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"log/slog"
 	"net/http"
 	"time"
@@ -17,30 +18,28 @@ import (
 	"github.com/touchpoint/touchpoint/streaming"
 )
 
-func runConsumer(ctx context.Context, cfg config.Config, _ []string) error {
+func runConsumer(ctx context.Context, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
+	rebuild := fs.Bool("rebuild-cache", false, "rebuild the Redis real-time view from Postgres, then exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	d, err := connectAll(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	if *rebuild {
+		return rebuildView(ctx, cfg, d)
+	}
 	if err := streaming.EnsureTopics(ctx, cfg.KafkaBrokers, topics(cfg)); err != nil {
 		return err
 	}
 	d.registry = api.NewRegistry()
-	stop := serveMetrics(cfg.MetricsAddr, d.registry)
+	var c *streaming.Consumer
+	stop := serveMetrics(cfg.MetricsAddr, d.registry, func() bool { return c != nil && c.Degraded() })
 	defer stop()
-	return serveConsumer(ctx, cfg, d)
-}
-
-// serveConsumer consumes until ctx ends.
-func serveConsumer(ctx context.Context, cfg config.Config, d deps) error {
-	c, err := streaming.NewConsumer(streaming.ConsumerConfig{
-		Brokers:  cfg.KafkaBrokers,
-		Topic:    cfg.EventsTopic,
-		DLQTopic: cfg.DLQTopic,
-		Group:    cfg.ConsumerGroup,
-		Rules:    events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew},
-	}, d.codec, store.Batches{DB: d.pool, Group: cfg.ConsumerGroup}, store.Archive{DB: d.pool}, d.registry)
+	c, err = newConsumer(cfg, d)
 	if err != nil {
 		return err
 	}
@@ -48,11 +47,56 @@ func serveConsumer(ctx context.Context, cfg config.Config, d deps) error {
 	return c.Run(ctx)
 }
 
-// serveMetrics serves /metrics and /healthz for processes without the API.
-func serveMetrics(addr string, reg *prometheus.Registry) func() {
+func rebuildView(ctx context.Context, cfg config.Config, d deps) error {
+	start := time.Now()
+	err := store.RebuildView(ctx, store.Aggregates{DB: d.pool}, store.Realtime{RDB: d.rdb}, cfg.ConsumerGroup, cfg.EventsTopic)
+	if err != nil {
+		return err
+	}
+	slog.Info("real-time view rebuilt from Postgres", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func newConsumer(cfg config.Config, d deps) (*streaming.Consumer, error) {
+	return streaming.NewConsumer(streaming.ConsumerConfig{
+		Brokers:     cfg.KafkaBrokers,
+		Topic:       cfg.EventsTopic,
+		DLQTopic:    cfg.DLQTopic,
+		Group:       cfg.ConsumerGroup,
+		Rules:       events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew},
+		DedupWindow: cfg.DedupWindow,
+	}, d.codec, streaming.ConsumerStores{
+		Batches:    store.Batches{DB: d.pool, Group: cfg.ConsumerGroup},
+		Archive:    store.Archive{DB: d.pool},
+		Aggregates: store.Aggregates{DB: d.pool},
+		Privacy:    store.Privacy{DB: d.pool},
+		Realtime:   &store.Realtime{RDB: d.rdb},
+	}, d.registry)
+}
+
+// serveConsumer consumes until ctx ends.
+func serveConsumer(ctx context.Context, cfg config.Config, d deps) error {
+	c, err := newConsumer(cfg, d)
+	if err != nil {
+		return err
+	}
+	slog.Info("consumer running", "topic", cfg.EventsTopic, "group", cfg.ConsumerGroup)
+	return c.Run(ctx)
+}
+
+// serveMetrics serves /metrics and /healthz for processes without the API; healthz
+// says "degraded" while Redis is down and only Postgres is updated.
+func serveMetrics(addr string, reg *prometheus.Registry, degraded func() bool) func() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if degraded() {
+			_, _ = w.Write([]byte(`{"status":"degraded","redis":"down"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
 	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,68 @@
+package streaming
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/touchpoint/touchpoint/store"
+)
+
+// view keeps the Redis real-time view in step with what the consumer commits. When
+// Redis fails, the consumer carries on (Postgres has every batch) and reports itself
+// degraded; once Redis answers again the view is rebuilt from Postgres, which covers
+// every batch it missed.
+type view struct {
+	rt       *store.Realtime
+	rebuild  func(ctx context.Context) error
+	down     atomic.Bool
+	lastTry  time.Time
+	degraded prometheus.Gauge
+}
+
+func (v *view) apply(ctx context.Context, b *built) {
+	if v.rt == nil {
+		return
+	}
+	if v.down.Load() && !v.recover(ctx) {
+		return
+	}
+	for p, d := range b.deltas {
+		for tenant, td := range d.ByTenant() {
+			if _, err := v.rt.Apply(ctx, tenant, p, b.last[p], td); err != nil {
+				v.markDown(err)
+				return
+			}
+		}
+	}
+}
+
+// recover tries, at most every two seconds, to rebuild the view after an outage.
+func (v *view) recover(ctx context.Context) bool {
+	if time.Since(v.lastTry) < 2*time.Second {
+		return false
+	}
+	v.lastTry = time.Now()
+	if err := v.rt.RDB.Ping(ctx).Err(); err != nil {
+		return false
+	}
+	if err := v.rebuild(ctx); err != nil {
+		slog.Warn("consumer: rebuilding the Redis view failed", "err", err)
+		return false
+	}
+	v.down.Store(false)
+	v.degraded.Set(0)
+	slog.Info("consumer: Redis is back; real-time view rebuilt from Postgres")
+	return true
+}
+
+func (v *view) markDown(err error) {
+	if !v.down.Swap(true) {
+		slog.Warn("consumer: Redis unavailable; aggregating to Postgres only until it returns", "err", err)
+	}
+	v.lastTry = time.Now()
+	v.degraded.Set(1)
+}
