@@ -23,10 +23,12 @@ type Realtime struct {
 	WindowTTL time.Duration // how long a window stays in Redis (default 2h)
 }
 
-func windowKey(t string, b aggregate.Bucket) string { return "tp:{" + t + "}:w:" + strconv.FormatInt(b, 10) }
-func totalKey(t string) string                      { return "tp:{" + t + "}:total" }
-func appliedKey(t string) string                    { return "tp:{" + t + "}:applied" }
-func freshKey(t string) string                      { return "tp:{" + t + "}:fresh" }
+func windowKey(t string, b aggregate.Bucket) string {
+	return "tp:{" + t + "}:w:" + strconv.FormatInt(b, 10)
+}
+func totalKey(t string) string   { return "tp:{" + t + "}:total" }
+func appliedKey(t string) string { return "tp:{" + t + "}:applied" }
+func freshKey(t string) string   { return "tp:{" + t + "}:fresh" }
 
 func (r Realtime) ttl() time.Duration {
 	if r.WindowTTL > 0 {
