@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/touchpoint/touchpoint/api"
@@ -31,12 +33,17 @@ type stack struct {
 	brokers []string
 	codec   *events.Codec
 	keys    map[string]string // tenant -> API key
+	pool    *pgxpool.Pool
+	rdb     *redis.Client
+	tenants []string
 }
 
 type options struct {
-	rate  float64
-	burst int
-	body  int64
+	rate     float64
+	burst    int
+	body     int64
+	realtime *store.Realtime // nil: the shared Redis
+	unique   bool            // tenant ids with a unique suffix
 }
 
 func newStack(t *testing.T, o options) *stack {
@@ -66,7 +73,12 @@ func newStack(t *testing.T, o options) *stack {
 	t.Cleanup(producer.Close)
 	tenants := store.Tenants{DB: storetest.Postgres(t)}
 	keys := map[string]string{}
-	for _, id := range []string{"acme", "globex"} {
+	ids := []string{"acme", "globex"}
+	if o.unique { // tests that fill Redis need tenant ids no other test uses
+		suffix := fmt.Sprintf("-%d", time.Now().UnixNano()%1e9)
+		ids = []string{"acme" + suffix, "globex" + suffix}
+	}
+	for _, id := range ids {
 		if _, err := tenants.Create(ctx, id, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -81,13 +93,29 @@ func newStack(t *testing.T, o options) *stack {
 	if o.body == 0 {
 		o.body = 1 << 20
 	}
+	rdb := storetest.Redis(t)
+	rt := o.realtime
+	if rt == nil {
+		rt = &store.Realtime{RDB: rdb}
+	}
 	s := api.New(api.Options{
 		Rules: events.DefaultRules(), MaxBodyBytes: o.body, MaxBatchEvents: 1000,
 		TenantRate: o.rate, TenantBurst: o.burst, AdminKey: adminKey,
-	}, tenants, producer, codec, []api.Check{{Name: "postgres", Fn: func(ctx context.Context) error { return tenants.DB.Ping(ctx) }}})
+	}, api.Deps{Tenants: tenants, Publisher: producer, Codec: codec,
+		Checks:     []api.Check{{Name: "postgres", Fn: func(ctx context.Context) error { return tenants.DB.Ping(ctx) }}},
+		Aggregates: store.Aggregates{DB: tenants.DB}, Realtime: rt})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &stack{srv: srv, brokers: brokers, codec: codec, keys: keys}
+	st := &stack{srv: srv, brokers: brokers, codec: codec, keys: keys, pool: tenants.DB, rdb: rdb, tenants: ids}
+	t.Cleanup(func() {
+		for _, id := range ids {
+			iter := rdb.Scan(context.Background(), 0, "tp:{"+id+"}:*", 100).Iterator()
+			for iter.Next(context.Background()) {
+				rdb.Del(context.Background(), iter.Val())
+			}
+		}
+	})
+	return st
 }
 
 type response struct {
@@ -395,7 +423,7 @@ func TestHealthReadinessMetrics(t *testing.T) {
 
 func TestReadinessReportsAFailingDependency(t *testing.T) {
 	s := api.New(api.Options{Rules: events.DefaultRules(), MaxBodyBytes: 1 << 20, MaxBatchEvents: 10, TenantRate: 1, TenantBurst: 1},
-		nil, nil, nil, []api.Check{{Name: "redis", Fn: func(context.Context) error { return fmt.Errorf("connection refused") }}})
+		api.Deps{Checks: []api.Check{{Name: "redis", Fn: func(context.Context) error { return fmt.Errorf("connection refused") }}}})
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "connection refused") {

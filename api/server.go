@@ -52,20 +52,33 @@ type Options struct {
 
 // Server is the HTTP API. Build it with New.
 type Server struct {
-	opts      Options
-	tenants   Tenants
-	publisher Publisher
-	codec     *events.Codec
-	checks    []Check
-	auth      *authCache
-	limits    *tenantLimiter
-	metrics   *metrics
-	registry  *prometheus.Registry
-	mux       *http.ServeMux
+	opts       Options
+	tenants    Tenants
+	publisher  Publisher
+	codec      *events.Codec
+	checks     []Check
+	aggregates store.Aggregates
+	realtime   *store.Realtime
+	auth       *authCache
+	limits     *tenantLimiter
+	metrics    *metrics
+	registry   *prometheus.Registry
+	mux        *http.ServeMux
+}
+
+// Deps are the API's collaborators. Aggregates and Realtime may be zero/nil on an
+// instance that only ingests; their endpoints then answer 503.
+type Deps struct {
+	Tenants    Tenants
+	Publisher  Publisher
+	Codec      *events.Codec
+	Checks     []Check
+	Aggregates store.Aggregates
+	Realtime   *store.Realtime
 }
 
 // New wires the API's routes.
-func New(opts Options, tenants Tenants, publisher Publisher, codec *events.Codec, checks []Check) *Server {
+func New(opts Options, d Deps) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -74,16 +87,18 @@ func New(opts Options, tenants Tenants, publisher Publisher, codec *events.Codec
 		reg = NewRegistry()
 	}
 	s := &Server{
-		opts:      opts,
-		tenants:   tenants,
-		publisher: publisher,
-		codec:     codec,
-		checks:    checks,
-		auth:      newAuthCache(tenants, 30*time.Second),
-		limits:    newTenantLimiter(opts.TenantRate, opts.TenantBurst),
-		metrics:   newMetrics(reg),
-		registry:  reg,
-		mux:       http.NewServeMux(),
+		opts:       opts,
+		tenants:    d.Tenants,
+		publisher:  d.Publisher,
+		codec:      d.Codec,
+		checks:     d.Checks,
+		aggregates: d.Aggregates,
+		realtime:   d.Realtime,
+		auth:       newAuthCache(d.Tenants, 30*time.Second),
+		limits:     newTenantLimiter(opts.TenantRate, opts.TenantBurst),
+		metrics:    newMetrics(reg),
+		registry:   reg,
+		mux:        http.NewServeMux(),
 	}
 	s.routes()
 	return s
@@ -106,6 +121,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/admin/tenants", s.requireAdmin(s.handleCreateTenant))
 	s.handle("POST /v1/admin/tenants/{tenant}/keys", s.requireAdmin(s.handleCreateKey))
 	s.handle("DELETE /v1/admin/tenants/{tenant}/keys/{key}", s.requireAdmin(s.handleRevokeKey))
+	s.metricRoutes()
 	s.handle("GET /healthz", s.handleHealth)
 	s.handle("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

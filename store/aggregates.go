@@ -388,7 +388,7 @@ func (q Query) args(filters ...string) []any {
 
 // CampaignRow is one campaign on one channel in one bucket.
 type CampaignRow struct {
-	Bucket        time.Time `json:"bucket"`
+	Bucket        time.Time `json:"bucket,omitzero"`
 	CampaignID    string    `json:"campaign_id"`
 	Channel       string    `json:"channel"`
 	Currency      string    `json:"currency"`
@@ -403,7 +403,7 @@ type CampaignRow struct {
 // ChannelRow is one channel in one bucket. Journey events count under the channel of
 // their last touchpoint; Interactions counts every touchpoint under its own channel.
 type ChannelRow struct {
-	Bucket          time.Time `json:"bucket"`
+	Bucket          time.Time `json:"bucket,omitzero"`
 	Channel         string    `json:"channel"`
 	JourneysStarted int64     `json:"journeys_started"`
 	StageChanges    int64     `json:"stage_changes"`
@@ -417,7 +417,7 @@ type ChannelRow struct {
 // VariantRow is one content variant in one bucket; its mean engagement score is
 // EngagementMicros / EngagementCount / 1e6.
 type VariantRow struct {
-	Bucket           time.Time `json:"bucket"`
+	Bucket           time.Time `json:"bucket,omitzero"`
 	VariantID        string    `json:"variant_id"`
 	Views            int64     `json:"views"`
 	Clicks           int64     `json:"clicks"`
@@ -428,7 +428,7 @@ type VariantRow struct {
 
 // EventTypeRow counts one event type in one bucket.
 type EventTypeRow struct {
-	Bucket    time.Time `json:"bucket"`
+	Bucket    time.Time `json:"bucket,omitzero"`
 	EventType string    `json:"event_type"`
 	Events    int64     `json:"events"`
 }

@@ -102,7 +102,14 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		TenantBurst:    cfg.TenantBurst,
 		AdminKey:       cfg.AdminKey,
 		Registry:       d.registry,
-	}, store.Tenants{DB: d.pool}, producer, d.codec, readinessChecks(cfg, d))
+	}, api.Deps{
+		Tenants:    store.Tenants{DB: d.pool},
+		Publisher:  producer,
+		Codec:      d.codec,
+		Checks:     readinessChecks(cfg, d),
+		Aggregates: store.Aggregates{DB: d.pool},
+		Realtime:   &store.Realtime{RDB: d.rdb},
+	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
