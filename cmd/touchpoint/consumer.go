@@ -58,6 +58,10 @@ func rebuildView(ctx context.Context, cfg config.Config, d deps) error {
 }
 
 func newConsumer(cfg config.Config, d deps) (*streaming.Consumer, error) {
+	var reg prometheus.Registerer // a nil *Registry must not become a non-nil interface
+	if d.registry != nil {
+		reg = d.registry
+	}
 	return streaming.NewConsumer(streaming.ConsumerConfig{
 		Brokers:     cfg.KafkaBrokers,
 		Topic:       cfg.EventsTopic,
@@ -71,7 +75,7 @@ func newConsumer(cfg config.Config, d deps) (*streaming.Consumer, error) {
 		Aggregates: store.Aggregates{DB: d.pool},
 		Privacy:    store.Privacy{DB: d.pool},
 		Realtime:   &store.Realtime{RDB: d.rdb},
-	}, d.registry)
+	}, reg)
 }
 
 // serveConsumer consumes until ctx ends.

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
+
+	"github.com/touchpoint/touchpoint/api"
+	"github.com/touchpoint/touchpoint/bench"
+	"github.com/touchpoint/touchpoint/config"
+	"github.com/touchpoint/touchpoint/events"
+	"github.com/touchpoint/touchpoint/generator"
+	"github.com/touchpoint/touchpoint/migrations"
+	"github.com/touchpoint/touchpoint/store"
+	"github.com/touchpoint/touchpoint/streaming"
+)
+
+type benchFlags struct {
+	rate       float64
+	duration   time.Duration
+	tenants    int
+	seed       uint64
+	partitions int
+	every      int64
+	poll       time.Duration
+	keep       bool
+	jsonOut    bool
+}
+
+func parseBenchFlags(args []string) (benchFlags, error) {
+	var f benchFlags
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.Float64Var(&f.rate, "rate", 0, "target events per second (0: as fast as the pipeline takes them)")
+	fs.DurationVar(&f.duration, "duration", 30*time.Second, "how long to produce")
+	fs.IntVar(&f.tenants, "tenants", 3, "generator tenants")
+	fs.Uint64Var(&f.seed, "seed", 1, "generator seed")
+	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the bench topic")
+	fs.Int64Var(&f.every, "sample-every", 10, "measure the latency of one event in this many")
+	fs.DurationVar(&f.poll, "poll", 20*time.Millisecond, "how often the API is polled for visibility")
+	fs.BoolVar(&f.keep, "keep", false, "keep the bench database and topic afterwards")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if f.rate < 0 || f.duration <= 0 || f.tenants < 1 || f.partitions < 1 {
+		return f, errors.New("bench: -rate must be ≥ 0, -duration, -tenants and -partitions positive")
+	}
+	return f, nil
+}
+
+// benchEnv is the real pipeline, isolated for one run: its own topic and database
+// on the configured (or an embedded) broker and Postgres, tenants of its own in Redis.
+type benchEnv struct {
+	cfg     config.Config
+	d       deps
+	topic   string
+	prefix  string
+	apiURL  string
+	keys    map[string]string
+	cleanup []func()
+}
+
+func (e *benchEnv) close() {
+	for i := len(e.cleanup) - 1; i >= 0; i-- {
+		e.cleanup[i]()
+	}
+}
+
+func runBench(ctx context.Context, cfg config.Config, args []string) error {
+	f, err := parseBenchFlags(args)
+	if err != nil {
+		return err
+	}
+	env, err := setupBench(ctx, cfg, f)
+	defer env.close()
+	if err != nil {
+		return err
+	}
+	r, err := measure(ctx, env, f)
+	if err != nil {
+		return err
+	}
+	if f.jsonOut {
+		return json.NewEncoder(os.Stdout).Encode(r)
+	}
+	r.print(os.Stdout)
+	return nil
+}
+
+func setupBench(ctx context.Context, cfg config.Config, f benchFlags) (*benchEnv, error) {
+	run := time.Now().UTC().Format("20060102t150405")
+	env := &benchEnv{topic: "bench-events-" + run, prefix: "b" + run[len(run)-6:] + "-", keys: map[string]string{}}
+	if _, set := os.LookupEnv("KAFKA_BROKERS"); !set {
+		dir, err := os.MkdirTemp("", "touchpoint-bench-kafka")
+		if err != nil {
+			return env, err
+		}
+		b, err := streaming.StartBroker(0, dir)
+		if err != nil {
+			return env, err
+		}
+		env.cleanup = append(env.cleanup, func() { b.Close(); os.RemoveAll(dir) })
+		cfg.KafkaBrokers = b.Addrs()
+	}
+	dbURL, drop, err := benchDatabase(ctx, cfg.DatabaseURL, "touchpoint_bench_"+run, f.keep)
+	if err != nil {
+		return env, err
+	}
+	env.cleanup = append(env.cleanup, drop)
+	cfg.DatabaseURL = dbURL
+	cfg.EventsTopic, cfg.DLQTopic, cfg.TopicPartitions = env.topic, env.topic+"-dlq", int32(f.partitions)
+	cfg.ConsumerGroup = "bench-" + run
+	env.cfg = cfg
+	if err := streaming.EnsureTopics(ctx, cfg.KafkaBrokers, topics(cfg)); err != nil {
+		return env, err
+	}
+	if env.d, err = connectAll(ctx, cfg, false); err != nil {
+		return env, err
+	}
+	env.cleanup = append(env.cleanup, env.d.close, func() { cleanRedis(env.d, env.prefix) })
+	if _, err := migrations.Up(ctx, env.d.pool); err != nil {
+		return env, err
+	}
+	return env, env.createTenants(ctx, f.tenants)
+}
+
+// benchDatabase creates a fresh database next to the configured one.
+func benchDatabase(ctx context.Context, base, name string, keep bool) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", func() {}, fmt.Errorf("bench: DATABASE_URL: %w", err)
+	}
+	u.Path = "/" + name
+	if err := store.EnsureDatabase(ctx, u.String()); err != nil {
+		return "", func() {}, err
+	}
+	drop := func() {
+		if keep {
+			fmt.Fprintf(os.Stderr, "bench database kept: %s\n", u.Redacted())
+			return
+		}
+		admin := *u
+		admin.Path = "/postgres"
+		c, err := pgx.Connect(context.Background(), admin.String())
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+	return u.String(), drop, nil
+}
+
+func cleanRedis(d deps, prefix string) {
+	ctx := context.Background()
+	iter := d.rdb.Scan(ctx, 0, "tp:{"+prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		d.rdb.Del(ctx, iter.Val())
+	}
+}
+
+func (e *benchEnv) createTenants(ctx context.Context, n int) error {
+	t := store.Tenants{DB: e.d.pool}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("%stenant-%02d", e.prefix, i)
+		if _, err := t.Create(ctx, id, ""); err != nil {
+			return err
+		}
+		_, key, err := t.CreateKey(ctx, id, "bench")
+		if err != nil {
+			return err
+		}
+		e.keys[id] = key
+	}
+	return nil
+}
+
+// startPipeline runs the consumer and the API in this process until ctx ends.
+func (e *benchEnv) startPipeline(ctx context.Context, wg *sync.WaitGroup) error {
+	c, err := newConsumer(e.cfg, e.d)
+	if err != nil {
+		return err
+	}
+	wg.Go(func() {
+		if err := c.Run(ctx); err != nil {
+			slog.Error("bench: consumer stopped", "err", err)
+		}
+	})
+	srv := api.New(api.Options{Rules: events.DefaultRules(), MaxBodyBytes: 1 << 20, MaxBatchEvents: 1, TenantRate: 1, TenantBurst: 1},
+		api.Deps{Tenants: store.Tenants{DB: e.d.pool}, Aggregates: store.Aggregates{DB: e.d.pool}, Realtime: &store.Realtime{RDB: e.d.rdb}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	wg.Go(func() { _ = hs.Serve(ln) })
+	wg.Go(func() { <-ctx.Done(); _ = hs.Close() })
+	e.apiURL = "http://" + ln.Addr().String()
+	return nil
+}
+
+// getJSON calls the API as a tenant.
+func (e *benchEnv) getJSON(ctx context.Context, tenant, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", e.apiURL+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.keys[tenant])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("GET %s: %d %s", path, res.StatusCode, b)
+	}
+	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// pollVisibility asks the real-time endpoint, per tenant, how many events it counts.
+func (e *benchEnv) pollVisibility(ctx context.Context, lat *bench.Latency, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for tenant := range e.keys {
+			var rt struct {
+				Totals struct {
+					Events int64 `json:"events"`
+				} `json:"totals"`
+			}
+			if err := e.getJSON(ctx, tenant, "/v1/metrics/realtime?windows=0", &rt); err == nil {
+				lat.Visible(tenant, rt.Totals.Events, time.Now())
+			}
+		}
+	}
+}
+
+// memory samples the process's heap while the bench runs.
+type memory struct {
+	mu                  sync.Mutex
+	minHeap, maxHeap    uint64
+	firstHeap, lastHeap uint64
+	samples             int
+}
+
+func (m *memory) sample() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := ms.HeapInuse
+	if m.samples == 0 {
+		m.minHeap, m.firstHeap = h, h
+	}
+	m.minHeap, m.maxHeap, m.lastHeap = min(m.minHeap, h), max(m.maxHeap, h), h
+	m.samples++
+}
+
+func (m *memory) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		m.sample()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// produceFor streams generator events at the target rate for the duration, recording
+// each event's capture time.
+func (e *benchEnv) produceFor(ctx context.Context, f benchFlags, g *generator.Generator, lat *bench.Latency) (int64, time.Duration, error) {
+	p, err := streaming.NewProducer(e.cfg.KafkaBrokers, e.topic, e.d.codec, streaming.ProducerOptions{Linger: 2 * time.Millisecond, MaxBufferedRec: 200000})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.Close()
+	var lim *rate.Limiter
+	if f.rate > 0 {
+		lim = rate.NewLimiter(rate.Limit(f.rate), max(1, int(f.rate/200)))
+	}
+	var failed error
+	var mu sync.Mutex
+	start := time.Now()
+	deadline := start.Add(f.duration)
+	var n int64
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if lim != nil {
+			if err := lim.Wait(ctx); err != nil {
+				break
+			}
+		}
+		ev := g.Next()
+		rec, err := p.Record(&ev)
+		if err != nil {
+			return n, 0, err
+		}
+		lat.Captured(ev.TenantID, rec.Timestamp)
+		p.PublishAsync(ctx, rec, func(err error) {
+			if err != nil {
+				mu.Lock()
+				failed = err
+				mu.Unlock()
+			}
+		})
+		n++
+	}
+	if err := p.Flush(ctx); err != nil {
+		return n, 0, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return n, time.Since(start), failed
+}
+
+// rawConsumeRate reads the whole topic with a plain consumer: the broker's ceiling.
+func rawConsumeRate(ctx context.Context, brokers []string, topic string, total int64) (float64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	var n int64
+	for n < total {
+		f := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("raw consume: read %d of %d", n, total)
+		}
+		n += int64(f.NumRecords())
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}

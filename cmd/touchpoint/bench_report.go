@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/touchpoint/touchpoint/aggregate/aggregatetest"
+	"github.com/touchpoint/touchpoint/bench"
+	"github.com/touchpoint/touchpoint/generator"
+)
+
+type benchReport struct {
+	TargetRate     float64  `json:"target_rate"`
+	Partitions     int      `json:"partitions"`
+	Tenants        int      `json:"tenants"`
+	Produced       int64    `json:"produced"`
+	ProduceSeconds float64  `json:"produce_seconds"`
+	ProduceRate    float64  `json:"produce_rate"`
+	Throughput     float64  `json:"throughput"` // events/s from first capture until all were visible
+	LatencyP50     string   `json:"latency_p50"`
+	LatencyP95     string   `json:"latency_p95"`
+	LatencyP99     string   `json:"latency_p99"`
+	LatencyMax     string   `json:"latency_max"`
+	LatencySamples int      `json:"latency_samples"`
+	AllVisible     bool     `json:"all_visible"`
+	Exact          bool     `json:"exact"`
+	Mismatches     []string `json:"mismatches,omitempty"`
+	RawConsumeRate float64  `json:"raw_consume_rate"`
+	HeapFirstMB    float64  `json:"heap_first_mb"`
+	HeapMaxMB      float64  `json:"heap_max_mb"`
+	HeapLastMB     float64  `json:"heap_last_mb"`
+}
+
+func measure(ctx context.Context, env *benchEnv, f benchFlags) (*benchReport, error) {
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if err := env.startPipeline(runCtx, &wg); err != nil {
+		return nil, err
+	}
+	lat := bench.NewLatency(f.every)
+	var mem memory
+	wg.Go(func() { mem.run(runCtx, 2*time.Second) })
+	wg.Go(func() { env.pollVisibility(runCtx, lat, f.poll) })
+
+	g := generator.New(generator.Config{Seed: f.seed, Tenants: f.tenants, TenantPrefix: env.prefix, Clock: time.Now})
+	start := time.Now()
+	produced, took, err := env.produceFor(ctx, f, g, lat)
+	if err != nil {
+		return nil, fmt.Errorf("bench: produce: %w", err)
+	}
+	allVisible := waitVisible(ctx, lat, 2*time.Minute)
+	end := time.Now()
+	mem.sample()
+	r := &benchReport{TargetRate: f.rate, Partitions: f.partitions, Tenants: f.tenants, Produced: produced,
+		ProduceSeconds: took.Seconds(), ProduceRate: float64(produced) / took.Seconds(), AllVisible: allVisible,
+		Throughput: float64(produced) / end.Sub(start).Seconds(), LatencySamples: lat.Samples(),
+		HeapFirstMB: mb(mem.firstHeap), HeapMaxMB: mb(mem.maxHeap), HeapLastMB: mb(mem.lastHeap)}
+	p := lat.Percentiles(0.5, 0.95, 0.99, 1)
+	r.LatencyP50, r.LatencyP95, r.LatencyP99, r.LatencyMax = round(p[0]), round(p[1]), round(p[2]), round(p[3])
+	r.Mismatches = env.exactness(ctx, g.Totals())
+	r.Exact = len(r.Mismatches) == 0 && allVisible
+	stop()
+	if r.RawConsumeRate, err = rawConsumeRate(ctx, env.cfg.KafkaBrokers, env.topic, produced); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// waitVisible waits until every sampled event was seen through the API.
+func waitVisible(ctx context.Context, lat *bench.Latency, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for lat.Pending() > 0 {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// exactness compares, tenant by tenant, the API's week-level aggregates with the
+// generator's totals, once the durable aggregates caught up with the real-time view.
+func (e *benchEnv) exactness(ctx context.Context, want generator.Totals) []string {
+	var out []string
+	for tenant := range e.keys {
+		var rows bench.Rows
+		fetch := func(path string, dst any) error {
+			var resp struct {
+				Rows any `json:"rows"`
+			}
+			resp.Rows = dst
+			return e.getJSON(ctx, tenant, path, &resp)
+		}
+		for path, dst := range map[string]any{
+			"/v1/metrics/campaigns?level=week":   &rows.Campaigns,
+			"/v1/metrics/channels?level=week":    &rows.Channels,
+			"/v1/metrics/variants?level=week":    &rows.Variants,
+			"/v1/metrics/event-types?level=week": &rows.EventTypes,
+		} {
+			if err := fetch(path, dst); err != nil {
+				out = append(out, err.Error())
+			}
+		}
+		if diff := aggregatetest.Diff(rows.Totals(tenant), bench.ForTenant(want, tenant)); diff != "" {
+			out = append(out, tenant+": "+diff)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
+func round(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+func (r *benchReport) print(w io.Writer) {
+	target := "max"
+	if r.TargetRate > 0 {
+		target = fmt.Sprintf("%.0f ev/s", r.TargetRate)
+	}
+	exact := "100% (every tenant, campaign, channel, variant and event type equals the generator's totals)"
+	if !r.Exact {
+		exact = fmt.Sprintf("NOT exact: all visible=%v %v", r.AllVisible, r.Mismatches)
+	}
+	fmt.Fprintf(w, `touchpoint bench — target %s, %d partitions, %d tenants
+  produced          %d events in %.1fs (%.0f ev/s)
+  end to end        %.0f ev/s sustained (first capture → all visible through the API)
+  latency           p50 %s  p95 %s  p99 %s  max %s  (%d samples, capture → visible in /v1/metrics/realtime)
+  exactness         %s
+  raw consume rate  %.0f ev/s (plain consumer on the same broker: the ceiling)
+  heap in use       %.0f MB at start, %.0f MB max, %.0f MB at end
+`, target, r.Partitions, r.Tenants, r.Produced, r.ProduceSeconds, r.ProduceRate, r.Throughput,
+		r.LatencyP50, r.LatencyP95, r.LatencyP99, r.LatencyMax, r.LatencySamples, exact, r.RawConsumeRate,
+		r.HeapFirstMB, r.HeapMaxMB, r.HeapLastMB)
+}
