@@ -68,6 +68,10 @@ func TestQueryAPIServesWhatWasIngested(t *testing.T) {
 	rt := s.waitFor(t, s.keys[acme], "/v1/metrics/realtime?windows=3", func(r response) bool {
 		return r.body["totals"].(map[string]any)["events"] == float64(10)
 	})
+	sum := s.do(t, "GET", "/v1/metrics/realtime?view=summary", s.keys[acme], "", nil)
+	if sum.status != 200 || sum.body["events"] != float64(10) || sum.body["event_types"].(map[string]any)["segment_update"] != float64(1) {
+		t.Fatalf("summary: %d %s", sum.status, sum.raw)
+	}
 	fresh := rt.body["freshness"].(map[string]any)
 	if fresh["source"] != "redis" || fresh["age_seconds"].(float64) > 30 {
 		t.Fatalf("freshness %v", fresh)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/touchpoint/touchpoint"
 	"github.com/touchpoint/touchpoint/aggregate"
+	"github.com/touchpoint/touchpoint/events"
 	"github.com/touchpoint/touchpoint/store"
 )
 
@@ -51,6 +52,10 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	tenant := tenantOf(r.Context())
+	if r.URL.Query().Get("view") == "summary" {
+		s.handleRealtimeSummary(w, r, tenant)
+		return
+	}
 	now := s.opts.Now()
 	step := int64(aggregate.WindowSize / time.Second)
 	open := aggregate.BucketStart(aggregate.Window, now)
@@ -217,4 +222,51 @@ func channelRows(d *aggregate.Deltas) []store.ChannelRow {
 	}
 	slices.SortFunc(out, func(a, b store.ChannelRow) int { return strings.Compare(a.Channel, b.Channel) })
 	return out
+}
+
+type summaryResponse struct {
+	Tenant     string           `json:"tenant"`
+	Events     int64            `json:"events"`
+	EventTypes map[string]int64 `json:"event_types"`
+	Freshness  freshness        `json:"freshness"`
+}
+
+// handleRealtimeSummary answers only the running event counts, for dashboards and
+// monitors that poll often.
+func (s *Server) handleRealtimeSummary(w http.ResponseWriter, r *http.Request, tenant string) {
+	types := make([]string, len(events.AllTypes))
+	for i, t := range events.AllTypes {
+		types[i] = string(t)
+	}
+	resp := summaryResponse{Tenant: tenant}
+	var at time.Time
+	var err error
+	source := "redis"
+	if s.realtime != nil {
+		resp.EventTypes, at, err = s.realtime.EventCounts(r.Context(), tenant, types)
+	}
+	if s.realtime == nil || err != nil {
+		source = "postgres"
+		resp.EventTypes, err = s.durableEventCounts(r.Context(), tenant)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	for _, n := range resp.EventTypes {
+		resp.Events += n
+	}
+	resp.Freshness = newFreshness(at, source, s.opts.Now())
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) durableEventCounts(ctx context.Context, tenant string) (map[string]int64, error) {
+	if s.aggregates.DB == nil {
+		return nil, touchpoint.Errorf(touchpoint.EUnavailable, "metrics are not served by this instance")
+	}
+	totals, err := s.aggregates.Totals(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return viewOf(totals).EventTypes, nil
 }

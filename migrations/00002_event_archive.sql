@@ -13,7 +13,8 @@ CREATE TABLE event_archive (
     tenant_ids   text[]      NOT NULL,
     subjects     text[]      NOT NULL,
     event_count  int         NOT NULL,
-    records      bytea       NOT NULL,
+    -- lz4: several times cheaper in CPU than the default pglz on the hot path.
+    records      bytea       COMPRESSION lz4 NOT NULL,
     -- 16-byte hashes of (tenant_id, event_id) of the batch's events: the consumer
     -- reloads recent ones into its deduplication set when it takes over a partition.
     event_hashes bytea       NOT NULL,

@@ -346,3 +346,30 @@ func decodeVariant(d *aggregate.Deltas, rest, tenant string, l aggregate.Level, 
 		row.EngagementCount += v
 	}
 }
+
+// EventCounts returns the tenant's running event counts by type and when the view
+// last changed: the cheap question ("how many so far?") without the whole view.
+func (r Realtime) EventCounts(ctx context.Context, tenant string, types []string) (map[string]int64, time.Time, error) {
+	fields := make([]string, len(types))
+	for i, t := range types {
+		fields[i] = "e|" + t
+	}
+	pipe := r.RDB.Pipeline()
+	vals := pipe.HMGet(ctx, totalKey(tenant), fields...)
+	fresh := pipe.Get(ctx, freshKey(tenant))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, time.Time{}, fmt.Errorf("redis: read event counts of %s: %w", tenant, err)
+	}
+	out := make(map[string]int64, len(types))
+	for i, v := range vals.Val() {
+		if s, ok := v.(string); ok {
+			n, _ := strconv.ParseInt(s, 10, 64)
+			out[types[i]] = n
+		}
+	}
+	var at time.Time
+	if ms, err := fresh.Int64(); err == nil {
+		at = time.UnixMilli(ms).UTC()
+	}
+	return out, at, nil
+}

@@ -206,11 +206,36 @@ func (c *Consumer) dedupFor(p int32) *dedupSet {
 // Degraded reports whether Redis is down and only Postgres is being updated.
 func (c *Consumer) Degraded() bool { return c.view.down.Load() }
 
-// Run consumes until ctx ends.
+// Run consumes until ctx ends. It is a two-stage pipeline: this goroutine polls,
+// decodes, validates and dead-letters one poll while the apply stage writes the
+// previous one to Postgres, so CPU work overlaps the database round trips. Overlap
+// is safe across rebalances because the apply stage filters every batch against the
+// offsets stored in Postgres under a row lock.
 func (c *Consumer) Run(ctx context.Context) error {
 	// With BlockRebalanceOnPoll, a plain Close would wait forever to leave the group
 	// if the last poll's rebalance block is still held.
 	defer c.cl.CloseAllowingRebalance()
+	prepared := make(chan *poll, 1)
+	applied := make(chan error, 1)
+	go func() { applied <- c.applyLoop(ctx, prepared) }()
+	err := c.pollLoop(ctx, prepared, applied)
+	close(prepared)
+	if applyErr := <-applied; err == nil {
+		err = applyErr
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// poll is one poll's valid events, ready to apply.
+type poll struct {
+	start       time.Time
+	byPartition map[int32]*partitionRecords
+}
+
+func (c *Consumer) pollLoop(ctx context.Context, prepared chan<- *poll, applied <-chan error) error {
 	for {
 		fetches := c.cl.PollRecords(ctx, c.cfg.MaxPollRecords)
 		if ctx.Err() != nil {
@@ -219,14 +244,35 @@ func (c *Consumer) Run(ctx context.Context) error {
 		fetches.EachError(func(topic string, p int32, err error) {
 			slog.Warn("consumer: fetch error", "topic", topic, "partition", p, "err", err)
 		})
-		if err := c.process(ctx, fetches); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		pl, err := c.prepare(ctx, fetches)
+		if err != nil {
 			return err
+		}
+		if pl != nil {
+			select {
+			case prepared <- pl:
+			case err := <-applied:
+				return err
+			}
 		}
 		c.cl.AllowRebalance()
 	}
+}
+
+// applyLoop writes prepared polls in order until the channel closes. A poll handed
+// over before shutdown is still written, so a clean stop re-reads nothing.
+func (c *Consumer) applyLoop(ctx context.Context, prepared <-chan *poll) error {
+	for pl := range prepared {
+		b, err := c.apply(ctx, pl.start, pl.byPartition)
+		if err != nil {
+			for range prepared { // drain so the poll stage never blocks
+			}
+			return err
+		}
+		c.afterCommit(ctx, b)
+		c.m.batchSeconds.Observe(time.Since(pl.start).Seconds())
+	}
+	return nil
 }
 
 // accepted is one valid event and the record it came in.
@@ -242,9 +288,11 @@ type partitionRecords struct {
 	events      []accepted
 }
 
-func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) error {
+// prepare decodes and validates a poll, sends its bad records to the dead-letter
+// topic (durably, before any offset can move past them), and returns the valid events.
+func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, error) {
 	if fetches.NumRecords() == 0 {
-		return nil
+		return nil, nil
 	}
 	start := time.Now()
 	c.privacy.refresh(ctx, start)
@@ -270,18 +318,12 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) error {
 		pr.events = append(pr.events, accepted{offset: r.Offset, value: r.Value, hash: hashEvent(e.TenantID, e.EventID), event: e})
 	})
 	if ctx.Err() != nil {
-		return ctx.Err() // stopped mid-poll (e.g. waiting for the registry): re-read it next time
+		return nil, ctx.Err() // stopped mid-poll (e.g. waiting for the registry): re-read it next time
 	}
 	if err := c.sendDeadLetters(ctx, dead); err != nil {
-		return err
+		return nil, err
 	}
-	b, err := c.apply(ctx, start, byPartition)
-	if err != nil {
-		return err
-	}
-	c.afterCommit(ctx, b)
-	c.m.batchSeconds.Observe(time.Since(start).Seconds())
-	return nil
+	return &poll{start: start, byPartition: byPartition}, nil
 }
 
 // parse decodes and validates one record. Avro (wire format, magic byte 0) is what

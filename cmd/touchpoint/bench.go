@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ type benchFlags struct {
 	poll       time.Duration
 	keep       bool
 	jsonOut    bool
+	cpuProfile string
 }
 
 func parseBenchFlags(args []string) (benchFlags, error) {
@@ -54,6 +56,7 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 	fs.DurationVar(&f.poll, "poll", 20*time.Millisecond, "how often the API is polled for visibility")
 	fs.BoolVar(&f.keep, "keep", false, "keep the bench database and topic afterwards")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -90,6 +93,13 @@ func runBench(ctx context.Context, cfg config.Config, args []string) error {
 	defer env.close()
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	r, err := measure(ctx, env, f)
 	if err != nil {
@@ -245,12 +255,10 @@ func (e *benchEnv) pollVisibility(ctx context.Context, lat *bench.Latency, every
 		}
 		for tenant := range e.keys {
 			var rt struct {
-				Totals struct {
-					Events int64 `json:"events"`
-				} `json:"totals"`
+				Events int64 `json:"events"`
 			}
-			if err := e.getJSON(ctx, tenant, "/v1/metrics/realtime?windows=0", &rt); err == nil {
-				lat.Visible(tenant, rt.Totals.Events, time.Now())
+			if err := e.getJSON(ctx, tenant, "/v1/metrics/realtime?view=summary", &rt); err == nil {
+				lat.Visible(tenant, rt.Events, time.Now())
 			}
 		}
 	}
@@ -356,4 +364,16 @@ func rawConsumeRate(ctx context.Context, brokers []string, topic string, total i
 		n += int64(f.NumRecords())
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func startCPUProfile(path string) (func(), error) {
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
 }

@@ -37,19 +37,33 @@ import (
 )
 
 const (
+	// viewHoleAfterKill: a consumer killed after its Postgres commit and before its
+	// Redis update leaves that batch out of the view for good. A restarted consumer
+	// resumes after the committed offsets, and the view is rebuilt only after a Redis
+	// error, never at start-up or on partition assignment. The test then checks that
+	// Redis lacks exactly those batches and that --rebuild-cache restores it. Set it to
+	// false once the consumer repairs the view itself: the view must then converge
+	// after every kill without a rebuild.
+	viewHoleAfterKill = true
+
 	killTopic      = "marketing-events"
 	killDLQTopic   = "marketing-events-dlq"
 	killPartitions = 6 // the consumer's default KAFKA_TOPIC_PARTITIONS
 )
 
 // TestConsumerSurvivesSIGKILL streams 200,000 generated events while the real
-// `touchpoint consumer` process is killed with SIGKILL at random moments and restarted
-// each time. Postgres must end up with exactly the generator's totals: nothing lost,
-// nothing counted twice. The Redis view must match too; batches whose Postgres commit
-// landed but whose Redis update died with the process are accounted for exactly, and
-// `--rebuild-cache` must then restore the view.
+// `touchpoint consumer` process is killed with SIGKILL at 4-6 random moments and
+// restarted each time. Postgres must end up with exactly the generator's totals:
+// nothing lost, nothing counted twice. The Redis view must match too: on its own, or
+// (while viewHoleAfterKill holds) short by exactly the batches whose Postgres commit
+// landed but whose Redis update died with the process, and whole again after
+// `--rebuild-cache`.
 //
-// The kill schedule comes from a seed that is logged; TOUCHPOINT_KILL_SEED replays it.
+// A kill whose moment comes before the restarted consumer has applied anything waits
+// for its first commit, so such kills land right after a commit.
+//
+// The seed of the schedule and of the generator is logged; TOUCHPOINT_KILL_SEED
+// replays it (event timestamps and scheduling still vary).
 func TestConsumerSurvivesSIGKILL(t *testing.T) {
 	const (
 		total     = 200_000
@@ -195,23 +209,23 @@ func TestConsumerSurvivesSIGKILL(t *testing.T) {
 	// The Redis view, as the consumers left it. Each batch part lost at a kill is a
 	// hole no later consumer fills: it resumes after the committed offsets, and the
 	// view is only rebuilt after a Redis outage, never at start-up.
-	lostDeltas := h.deltasOf(t, lost)
-	if len(lost) == 0 {
-		eventually(t, 10*time.Second, "Redis totals (no batch was lost to Redis at a kill)", func() string {
+	if len(lost) == 0 || !viewHoleAfterKill {
+		h.eventually(t, 10*time.Second, "Redis totals without a rebuild", func() string {
 			return aggregatetest.Diff(h.redisTotals(t, want), want)
 		})
-		t.Log("Redis view converged without a rebuild: no kill fell between a Postgres commit and its Redis update")
+		t.Logf("Redis view converged without a rebuild (%d batch parts were committed to Postgres but not to Redis at kills)", len(lost))
 	} else {
 		// Redis plus exactly the lost batch parts must be Postgres; anything else is
 		// another fault.
-		eventually(t, 10*time.Second, "Redis totals plus the batch parts lost at kills", func() string {
+		lostDeltas := h.deltasOf(t, lost)
+		h.eventually(t, 10*time.Second, "Redis totals plus the batch parts lost at kills", func() string {
 			got := aggregate.New()
 			got.Merge(h.redisDeltas(t, want))
 			got.Merge(lostDeltas)
 			return aggregatetest.Diff(aggregatetest.Totals(got, aggregate.Week), want)
 		})
 		missing := aggregatetest.Totals(lostDeltas, aggregate.Week).Events()
-		t.Logf("Redis view short by exactly %d events from %d batch parts committed to Postgres but killed before their Redis update: %s",
+		t.Logf("KNOWN BUG: Redis view short by exactly %d events from %d batch parts committed to Postgres but killed before their Redis update: %s",
 			missing, len(lost), describeLost(lost))
 	}
 
@@ -247,7 +261,7 @@ func TestRebuildCacheCommand(t *testing.T) {
 	if diff := aggregatetest.Diff(pg, want); diff != "" {
 		t.Fatalf("Postgres totals differ from the generator's:\n%s", diff)
 	}
-	eventually(t, 10*time.Second, "Redis totals before the rebuild", func() string {
+	h.eventually(t, 10*time.Second, "Redis totals before the rebuild", func() string {
 		return aggregatetest.Diff(h.redisTotals(t, want), want)
 	})
 	c.stop(t)
@@ -310,14 +324,14 @@ func newKillHarness(t *testing.T) *killHarness {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.producer.Close)
-	id := randomHex(4)
+	id := killRandomHex(4)
 	h.prefix = "k" + id + "-"
 	h.group = "kill-test-" + id
 	t.Cleanup(func() { h.cleanRedis() })
 	return h
 }
 
-func randomHex(n int) string {
+func killRandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
@@ -348,22 +362,22 @@ func (h *killHarness) env() []string {
 	}
 }
 
-// consumerProc is one `touchpoint consumer` process.
-type consumerProc struct {
+// childConsumer is one `touchpoint consumer` process.
+type childConsumer struct {
 	cmd    *exec.Cmd
 	pid    int
-	stderr *syncBuffer
+	stderr *procOutput
 	done   chan struct{} // closed once the process has exited and been reaped
 	err    error         // Wait's result, once done
 
 	appliedAtStart int64 // records the group's stored offsets covered when it started
 }
 
-func (h *killHarness) startConsumer(t *testing.T) *consumerProc {
+func (h *killHarness) startConsumer(t *testing.T) *childConsumer {
 	t.Helper()
 	cmd := exec.Command(binPath, "consumer")
 	cmd.Env = append(os.Environ(), h.env()...)
-	p := &consumerProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{}), appliedAtStart: h.applied(t)}
+	p := &childConsumer{cmd: cmd, stderr: &procOutput{}, done: make(chan struct{}), appliedAtStart: h.applied(t)}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -384,7 +398,7 @@ func (h *killHarness) startConsumer(t *testing.T) *consumerProc {
 	return p
 }
 
-func (p *consumerProc) exited() bool {
+func (p *childConsumer) exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -393,7 +407,7 @@ func (p *consumerProc) exited() bool {
 	}
 }
 
-func (p *consumerProc) output() string {
+func (p *childConsumer) output() string {
 	s := p.stderr.String()
 	if len(s) > 4000 {
 		s = "..." + s[len(s)-4000:]
@@ -402,7 +416,7 @@ func (p *consumerProc) output() string {
 }
 
 // kill SIGKILLs the process this test started, by its pid, and waits until it is gone.
-func (p *consumerProc) kill(t *testing.T) {
+func (p *childConsumer) kill(t *testing.T) {
 	t.Helper()
 	if p.exited() {
 		t.Fatalf("consumer exited before it was killed: %v\n%s", p.err, p.output())
@@ -421,7 +435,7 @@ func (p *consumerProc) kill(t *testing.T) {
 }
 
 // stop ends the process cleanly with SIGTERM; it must exit 0.
-func (p *consumerProc) stop(t *testing.T) {
+func (p *childConsumer) stop(t *testing.T) {
 	t.Helper()
 	if p.exited() {
 		t.Fatalf("consumer exited on its own: %v\n%s", p.err, p.output())
@@ -439,18 +453,18 @@ func (p *consumerProc) stop(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
+type procOutput struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *procOutput) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *procOutput) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -468,7 +482,7 @@ func (h *killHarness) applied(t *testing.T) int64 {
 	return n
 }
 
-func (h *killHarness) waitCaughtUp(t *testing.T, c *consumerProc, produced int64, limit time.Duration) {
+func (h *killHarness) waitCaughtUp(t *testing.T, c *childConsumer, produced int64, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -694,7 +708,7 @@ func (h *killHarness) cleanRedis() int {
 }
 
 // eventually retries check until it returns "" or limit passes.
-func eventually(t *testing.T, limit time.Duration, what string, check func() string) {
+func (h *killHarness) eventually(t *testing.T, limit time.Duration, what string, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
