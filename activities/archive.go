@@ -9,12 +9,15 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/touchpoint/touchpoint/aggregate"
 	"github.com/touchpoint/touchpoint/store"
 )
 
-// Archive manages the raw event archive's day partitions.
+// Archive manages the raw event archive's day partitions and the retention of the
+// finest aggregates.
 type Archive struct {
-	Store store.Archive
+	Store      store.Archive
+	Aggregates store.Aggregates
 }
 
 // EnsurePartitionsInput says which day partitions must exist.
@@ -47,4 +50,19 @@ func (a *Archive) DropExpired(ctx context.Context, in DropExpiredInput) ([]strin
 		activity.GetLogger(ctx).Info("archive partitions dropped", "partitions", dropped)
 	}
 	return dropped, nil
+}
+
+// PruneWindowsInput says which 5-second windows are old enough to go.
+type PruneWindowsInput struct {
+	Before time.Time
+}
+
+// PruneWindows deletes 5-second aggregate windows before the cutoff; hourly, daily
+// and weekly rollups keep the same figures.
+func (a *Archive) PruneWindows(ctx context.Context, in PruneWindowsInput) (int64, error) {
+	n, err := a.Aggregates.PruneLevel(ctx, aggregate.Window, in.Before)
+	if err != nil {
+		return n, fmt.Errorf("prune 5-second windows: %w", err)
+	}
+	return n, nil
 }

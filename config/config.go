@@ -18,6 +18,7 @@ type Config struct {
 	MetricsAddr       string        // TOUCHPOINT_METRICS_ADDR, /metrics and /healthz of the consumer and worker
 	ConsumerGroup     string        // KAFKA_CONSUMER_GROUP
 	DedupWindow       time.Duration // TOUCHPOINT_DEDUP_WINDOW, how long a re-sent event is recognised
+	WindowRetention   time.Duration // TOUCHPOINT_WINDOW_RETENTION, how long 5-second windows are kept
 	DatabaseURL       string        // DATABASE_URL
 	RedisURL          string        // REDIS_URL
 	KafkaBrokers      []string      // KAFKA_BROKERS (comma separated)
@@ -45,6 +46,7 @@ func Defaults() Config {
 		MetricsAddr:       "127.0.0.1:9464",
 		ConsumerGroup:     "touchpoint-aggregator",
 		DedupWindow:       5 * time.Minute,
+		WindowRetention:   7 * 24 * time.Hour,
 		DatabaseURL:       "postgres://postgres@127.0.0.1:5432/touchpoint?sslmode=disable",
 		RedisURL:          "redis://127.0.0.1:6379/0",
 		KafkaBrokers:      []string{"127.0.0.1:9092"},
@@ -108,6 +110,7 @@ func fromLookup(lookup func(string) (string, bool)) (Config, error) {
 	num("TOUCHPOINT_TENANT_RATE", func(v string) (err error) { c.TenantRate, err = strconv.ParseFloat(v, 64); return })
 	num("TOUCHPOINT_TENANT_BURST", func(v string) (err error) { c.TenantBurst, err = strconv.Atoi(v); return })
 	num("TOUCHPOINT_RETENTION", func(v string) (err error) { c.Retention, err = time.ParseDuration(v); return })
+	num("TOUCHPOINT_WINDOW_RETENTION", func(v string) (err error) { c.WindowRetention, err = time.ParseDuration(v); return })
 	num("TOUCHPOINT_DEDUP_WINDOW", func(v string) (err error) { c.DedupWindow, err = time.ParseDuration(v); return })
 	num("TOUCHPOINT_MAX_CLOCK_SKEW", func(v string) (err error) { c.MaxClockSkew, err = time.ParseDuration(v); return })
 	if err := c.Validate(); err != nil {

@@ -605,3 +605,18 @@ func addTo(m *map[string]int64, key string, v int64) {
 	}
 	(*m)[key] += v
 }
+
+// PruneLevel deletes a level's rows older than before from every aggregate table and
+// returns how many went. Maintenance uses it to keep 5-second windows for days, not
+// for ever; coarser levels are small and kept.
+func (a Aggregates) PruneLevel(ctx context.Context, l aggregate.Level, before time.Time) (int64, error) {
+	var n int64
+	for _, t := range tables {
+		tag, err := a.DB.Exec(ctx, "DELETE FROM "+t.name+" WHERE level = $1 AND bucket < $2", string(l), before)
+		if err != nil {
+			return n, fmt.Errorf("prune %s rows of %s: %w", l, t.name, err)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}

@@ -34,14 +34,14 @@ const MaintenanceScheduleID = "touchpoint-maintenance"
 
 // EnsureSchedules creates the recurring schedules, or updates them to the current
 // definition if they exist, so every deploy converges on the same schedules.
-func EnsureSchedules(ctx context.Context, c client.Client, retention time.Duration) error {
+func EnsureSchedules(ctx context.Context, c client.Client, retention, windowRetention time.Duration) error {
 	opts := client.ScheduleOptions{
 		ID:   MaintenanceScheduleID,
 		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 24 * time.Hour, Offset: 30 * time.Minute}}},
 		Action: &client.ScheduleWorkflowAction{
 			ID:        workflows.MaintenanceWorkflowID,
 			Workflow:  workflows.Maintenance,
-			Args:      []any{workflows.MaintenanceInput{Retention: retention, AheadDays: 7}},
+			Args:      []any{workflows.MaintenanceInput{Retention: retention, AheadDays: 7, WindowRetention: windowRetention}},
 			TaskQueue: workflows.TaskQueue,
 		},
 		TriggerImmediately: true,

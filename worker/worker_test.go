@@ -20,7 +20,7 @@ func TestScheduledMaintenance(t *testing.T) {
 	defer cancel()
 	pool := storetest.Postgres(t)
 	c := temporaltest.Client(t)
-	w := worker.New(c, worker.Deps{Archive: &activities.Archive{Store: store.Archive{DB: pool}}})
+	w := worker.New(c, worker.Deps{Archive: &activities.Archive{Store: store.Archive{DB: pool}, Aggregates: store.Aggregates{DB: pool}}})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -30,10 +30,10 @@ func TestScheduledMaintenance(t *testing.T) {
 	})
 	_ = c.ScheduleClient().GetHandle(ctx, worker.MaintenanceScheduleID).Delete(ctx) // from an earlier run on a shared server
 
-	if err := worker.EnsureSchedules(ctx, c, 90*24*time.Hour); err != nil {
+	if err := worker.EnsureSchedules(ctx, c, 90*24*time.Hour, 7*24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.EnsureSchedules(ctx, c, 90*24*time.Hour); err != nil {
+	if err := worker.EnsureSchedules(ctx, c, 90*24*time.Hour, 7*24*time.Hour); err != nil {
 		t.Fatalf("second EnsureSchedules (update): %v", err)
 	}
 	want := "event_archive_" + time.Now().UTC().AddDate(0, 0, 7).Format("20060102")

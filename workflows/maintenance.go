@@ -20,17 +20,19 @@ const MaintenanceWorkflowID = "maintenance"
 
 // MaintenanceInput configures one maintenance run.
 type MaintenanceInput struct {
-	Retention time.Duration // how long raw events are kept
-	AheadDays int           // how many future day partitions to keep ready
+	Retention       time.Duration // how long raw events are kept
+	AheadDays       int           // how many future day partitions to keep ready
+	WindowRetention time.Duration // how long 5-second aggregate windows are kept; 0 keeps them
 }
 
 // MaintenanceResult says what a run did.
 type MaintenanceResult struct {
 	DroppedPartitions []string
+	PrunedWindowRows  int64
 }
 
-// Maintenance keeps the raw archive's day partitions ready ahead of time and drops
-// the days past retention. It runs daily on a schedule and is safe to run any time.
+// Maintenance keeps the raw archive's day partitions ready ahead of time, drops the
+// days past retention, and prunes old 5-second windows. It runs daily on a schedule and is safe to run any time.
 func Maintenance(ctx workflow.Context, in MaintenanceInput) (MaintenanceResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
@@ -42,6 +44,12 @@ func Maintenance(ctx workflow.Context, in MaintenanceInput) (MaintenanceResult, 
 		return MaintenanceResult{}, err
 	}
 	var res MaintenanceResult
-	err := workflow.ExecuteActivity(ctx, a.DropExpired, activities.DropExpiredInput{Cutoff: now.Add(-in.Retention)}).Get(ctx, &res.DroppedPartitions)
-	return res, err
+	if err := workflow.ExecuteActivity(ctx, a.DropExpired, activities.DropExpiredInput{Cutoff: now.Add(-in.Retention)}).Get(ctx, &res.DroppedPartitions); err != nil {
+		return res, err
+	}
+	if in.WindowRetention > 0 {
+		err := workflow.ExecuteActivity(ctx, a.PruneWindows, activities.PruneWindowsInput{Before: now.Add(-in.WindowRetention)}).Get(ctx, &res.PrunedWindowRows)
+		return res, err
+	}
+	return res, nil
 }
