@@ -36,13 +36,12 @@ func runConsumer(ctx context.Context, cfg config.Config, args []string) error {
 		return err
 	}
 	d.registry = api.NewRegistry()
-	var c *streaming.Consumer
-	stop := serveMetrics(cfg.MetricsAddr, d.registry, func() bool { return c != nil && c.Degraded() })
-	defer stop()
-	c, err = newConsumer(cfg, d)
+	c, err := newConsumer(cfg, d)
 	if err != nil {
 		return err
 	}
+	stop := serveMetrics(cfg.MetricsAddr, d.registry, c.Degraded)
+	defer stop()
 	slog.Info("consumer running", "topic", cfg.EventsTopic, "group", cfg.ConsumerGroup)
 	return c.Run(ctx)
 }
