@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"regexp"
 	"time"
@@ -71,4 +72,126 @@ func (a Archive) partitions(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("archive: list partitions: %w", err)
 	}
 	return names, nil
+}
+
+// Replay calls fn with every archived record (the original Kafka value) of the
+// batches archived in [from, to), in archive order. Records are read a batch at a
+// time, so a long range streams instead of loading into memory.
+func (a Archive) Replay(ctx context.Context, from, to time.Time, fn func(value []byte) error) error {
+	rows, err := a.DB.Query(ctx, `SELECT records FROM event_archive
+		WHERE day >= $1 AND day <= $2 AND archived_at >= $3 AND archived_at < $4
+		ORDER BY archived_at, partition, first_offset`,
+		from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour), from, to)
+	if err != nil {
+		return fmt.Errorf("archive: replay: %w", err)
+	}
+	defer rows.Close()
+	var blob []byte
+	for rows.Next() {
+		if err := rows.Scan(&blob); err != nil {
+			return fmt.Errorf("archive: replay: %w", err)
+		}
+		if err := eachFramed(blob, fn); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("archive: replay: %w", err)
+	}
+	return nil
+}
+
+// eachFramed calls fn with each record of a blob of 4-byte-length-prefixed records.
+func eachFramed(blob []byte, fn func([]byte) error) error {
+	for off := 0; off < len(blob); {
+		if len(blob)-off < 4 {
+			return fmt.Errorf("archive: corrupt blob: %d stray bytes", len(blob)-off)
+		}
+		n := int(binary.BigEndian.Uint32(blob[off:]))
+		off += 4
+		if n > len(blob)-off {
+			return fmt.Errorf("archive: corrupt blob: record of %d bytes, %d left", n, len(blob)-off)
+		}
+		if err := fn(blob[off : off+n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// EraseSubject removes one subject's events from the archive: every batch that
+// mentions tenant:subject is rewritten without the records matches picks, and the
+// subject leaves the batch's index. It returns how many records were removed.
+func (a Archive) EraseSubject(ctx context.Context, tenant, subject string, matches func(value []byte) (bool, error)) (removed int, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("archive: erase %s/%s: %w", tenant, subject, err)
+		}
+	}()
+	key := tenant + ":" + subject
+	tx, err := a.DB.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `SELECT day, topic, partition, first_offset, records, event_hashes FROM event_archive
+		WHERE subjects @> ARRAY[$1]::text[] FOR UPDATE`, key)
+	if err != nil {
+		return 0, err
+	}
+	type batch struct {
+		day                  time.Time
+		topic                string
+		partition            int32
+		first                int64
+		records, eventHashes []byte
+	}
+	var batches []batch
+	var b batch
+	if _, err := pgx.ForEachRow(rows, []any{&b.day, &b.topic, &b.partition, &b.first, &b.records, &b.eventHashes}, func() error {
+		batches = append(batches, b)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, b := range batches {
+		kept, hashes, n, err := without(b.records, b.eventHashes, matches)
+		if err != nil {
+			return removed, err
+		}
+		removed += n
+		if _, err := tx.Exec(ctx, `UPDATE event_archive SET records = $5, event_hashes = $6,
+			event_count = event_count - $7, subjects = array_remove(subjects, $8)
+			WHERE day = $1 AND topic = $2 AND partition = $3 AND first_offset = $4`,
+			b.day, b.topic, b.partition, b.first, kept, hashes, n, key); err != nil {
+			return removed, err
+		}
+	}
+	return removed, tx.Commit(ctx)
+}
+
+// without drops the records matches picks, with their hashes (stored in the same
+// order).
+func without(records, hashes []byte, matches func([]byte) (bool, error)) ([]byte, []byte, int, error) {
+	var kept, keptHashes []byte
+	i, removed := 0, 0
+	err := eachFramed(records, func(rec []byte) error {
+		drop, err := matches(rec)
+		if err != nil {
+			return err
+		}
+		if drop {
+			removed++
+		} else {
+			kept = binary.BigEndian.AppendUint32(kept, uint32(len(rec)))
+			kept = append(kept, rec...)
+			if 16*(i+1) <= len(hashes) {
+				keptHashes = append(keptHashes, hashes[16*i:16*(i+1)]...)
+			}
+		}
+		i++
+		return nil
+	})
+	return kept, keptHashes, removed, err
 }
