@@ -17,6 +17,8 @@ type Config struct {
 	HTTPAddr          string        // TOUCHPOINT_HTTP_ADDR
 	MetricsAddr       string        // TOUCHPOINT_METRICS_ADDR, /metrics and /healthz of the consumer and worker
 	ConsumerGroup     string        // KAFKA_CONSUMER_GROUP
+	SessionTimeout    time.Duration // KAFKA_SESSION_TIMEOUT, how soon a dead consumer's partitions move
+	InstanceID        string        // KAFKA_INSTANCE_ID, static group membership (e.g. the pod name)
 	DedupWindow       time.Duration // TOUCHPOINT_DEDUP_WINDOW, how long a re-sent event is recognised
 	WindowRetention   time.Duration // TOUCHPOINT_WINDOW_RETENTION, how long 5-second windows are kept
 	DatabaseURL       string        // DATABASE_URL
@@ -45,6 +47,7 @@ func Defaults() Config {
 		HTTPAddr:          "127.0.0.1:8080",
 		MetricsAddr:       "127.0.0.1:9464",
 		ConsumerGroup:     "touchpoint-aggregator",
+		SessionTimeout:    10 * time.Second,
 		DedupWindow:       5 * time.Minute,
 		WindowRetention:   7 * 24 * time.Hour,
 		DatabaseURL:       "postgres://postgres@127.0.0.1:5432/touchpoint?sslmode=disable",
@@ -87,6 +90,8 @@ func fromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("TOUCHPOINT_HTTP_ADDR", &c.HTTPAddr)
 	str("TOUCHPOINT_METRICS_ADDR", &c.MetricsAddr)
 	str("KAFKA_CONSUMER_GROUP", &c.ConsumerGroup)
+	str("KAFKA_INSTANCE_ID", &c.InstanceID)
+	num("KAFKA_SESSION_TIMEOUT", func(v string) (err error) { c.SessionTimeout, err = time.ParseDuration(v); return })
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("REDIS_URL", &c.RedisURL)
 	if v, ok := lookup("KAFKA_BROKERS"); ok && v != "" {

@@ -23,10 +23,16 @@ import (
 // ConsumerConfig says where the consumer reads, where bad records go, and how it
 // validates.
 type ConsumerConfig struct {
-	Brokers        []string
-	Topic          string
-	DLQTopic       string
-	Group          string
+	Brokers  []string
+	Topic    string
+	DLQTopic string
+	Group    string
+	// SessionTimeout is how long the group waits for a silent member before giving
+	// its partitions to others (franz-go's default is 45 s).
+	SessionTimeout time.Duration
+	// InstanceID, when set, makes this a static member (KIP-345): restarted with the
+	// same id, it gets its partitions back at once instead of after a rebalance.
+	InstanceID     string
 	Rules          events.Rules
 	MaxPollRecords int
 	// DedupWindow is how long an applied event id is remembered: an event re-sent
@@ -102,7 +108,7 @@ func NewConsumer(cfg ConsumerConfig, codec *events.Codec, st ConsumerStores, reg
 	c.view = &view{rt: st.Realtime, degraded: c.m.degraded, rebuild: func(ctx context.Context) error {
 		return store.RebuildView(ctx, st.Aggregates, *st.Realtime, cfg.Group, cfg.Topic)
 	}}
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
@@ -111,10 +117,17 @@ func NewConsumer(cfg ConsumerConfig, codec *events.Codec, st ConsumerStores, reg
 		kgo.AdjustFetchOffsetsFn(c.storedOffsets),
 		kgo.OnPartitionsRevoked(c.forget),
 		kgo.OnPartitionsLost(c.forget),
-		kgo.FetchMaxBytes(32<<20),
-		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxBytes(32 << 20),
+		kgo.FetchMaxWait(100 * time.Millisecond),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-	)
+	}
+	if cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(cfg.SessionTimeout), kgo.HeartbeatInterval(cfg.SessionTimeout/5))
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer: %w", err)
 	}
@@ -152,6 +165,7 @@ func (c *Consumer) storedOffsets(ctx context.Context, assigned map[string]map[in
 		if err := c.loadDedup(ctx, topic, ids); err != nil {
 			return nil, err
 		}
+		c.view.assigned()
 		for p := range parts {
 			if off, ok := stored[p]; ok {
 				parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
@@ -262,17 +276,26 @@ func (c *Consumer) pollLoop(ctx context.Context, prepared chan<- *poll, applied 
 // applyLoop writes prepared polls in order until the channel closes. A poll handed
 // over before shutdown is still written, so a clean stop re-reads nothing.
 func (c *Consumer) applyLoop(ctx context.Context, prepared <-chan *poll) error {
-	for pl := range prepared {
-		b, err := c.apply(ctx, pl.start, pl.byPartition)
-		if err != nil {
-			for range prepared { // drain so the poll stage never blocks
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case pl, ok := <-prepared:
+			if !ok {
+				return nil
 			}
-			return err
+			b, err := c.apply(ctx, pl.start, pl.byPartition)
+			if err != nil {
+				for range prepared { // drain so the poll stage never blocks
+				}
+				return err
+			}
+			c.afterCommit(ctx, b)
+			c.m.batchSeconds.Observe(time.Since(pl.start).Seconds())
+		case <-tick.C:
+			c.view.maintain(ctx)
 		}
-		c.afterCommit(ctx, b)
-		c.m.batchSeconds.Observe(time.Since(pl.start).Seconds())
 	}
-	return nil
 }
 
 // accepted is one valid event and the record it came in.

@@ -15,12 +15,35 @@ import (
 // Redis fails, the consumer carries on (Postgres has every batch) and reports itself
 // degraded; once Redis answers again the view is rebuilt from Postgres, which covers
 // every batch it missed.
+//
+// A consumer that takes over partitions (at start, or from a consumer that died)
+// also rebuilds the view: the previous owner may have committed a batch to Postgres
+// and died before it reached Redis, and nothing else would ever bring it there.
 type view struct {
 	rt       *store.Realtime
 	rebuild  func(ctx context.Context) error
 	down     atomic.Bool
+	stale    atomic.Bool // partitions were assigned since the last rebuild
 	lastTry  time.Time
 	degraded prometheus.Gauge
+}
+
+// assigned marks the view for a rebuild before the next update.
+func (v *view) assigned() { v.stale.Store(true) }
+
+// maintain rebuilds the view if partitions were assigned, even when no batch comes.
+func (v *view) maintain(ctx context.Context) {
+	if v.rt != nil && v.stale.Load() && !v.down.Load() {
+		v.catchUp(ctx)
+	}
+}
+
+func (v *view) catchUp(ctx context.Context) {
+	if err := v.rebuild(ctx); err != nil {
+		v.markDown(err)
+		return
+	}
+	v.stale.Store(false)
 }
 
 func (v *view) apply(ctx context.Context, b *built) {
@@ -28,6 +51,11 @@ func (v *view) apply(ctx context.Context, b *built) {
 		return
 	}
 	if v.down.Load() && !v.recover(ctx) {
+		return
+	}
+	if v.stale.Load() {
+		// The rebuild reads Postgres after this batch committed, so it includes it.
+		v.catchUp(ctx)
 		return
 	}
 	for p, d := range b.deltas {
@@ -54,6 +82,7 @@ func (v *view) recover(ctx context.Context) bool {
 		return false
 	}
 	v.down.Store(false)
+	v.stale.Store(false)
 	v.degraded.Set(0)
 	slog.Info("consumer: Redis is back; real-time view rebuilt from Postgres")
 	return true

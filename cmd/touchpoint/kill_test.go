@@ -44,7 +44,7 @@ const (
 	// Redis lacks exactly those batches and that --rebuild-cache restores it. Set it to
 	// false once the consumer repairs the view itself: the view must then converge
 	// after every kill without a rebuild.
-	viewHoleAfterKill = true
+	viewHoleAfterKill = false
 
 	killTopic      = "marketing-events"
 	killDLQTopic   = "marketing-events-dlq"
