@@ -247,6 +247,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 type poll struct {
 	start       time.Time
 	byPartition map[int32]*partitionRecords
+	// sets are the partitions' deduplication sets as of this poll, taken before the
+	// poll stage allows a rebalance: if one happens while the poll is written, the
+	// write still checks against the set that saw every earlier batch.
+	sets map[int32]*dedupSet
 }
 
 func (c *Consumer) pollLoop(ctx context.Context, prepared chan<- *poll, applied <-chan error) error {
@@ -284,7 +288,7 @@ func (c *Consumer) applyLoop(ctx context.Context, prepared <-chan *poll) error {
 			if !ok {
 				return nil
 			}
-			b, err := c.apply(ctx, pl.start, pl.byPartition)
+			b, err := c.apply(ctx, pl)
 			if err != nil {
 				for range prepared { // drain so the poll stage never blocks
 				}
@@ -346,7 +350,11 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 	if err := c.sendDeadLetters(ctx, dead); err != nil {
 		return nil, err
 	}
-	return &poll{start: start, byPartition: byPartition}, nil
+	sets := make(map[int32]*dedupSet, len(byPartition))
+	for p := range byPartition {
+		sets[p] = c.dedupFor(p)
+	}
+	return &poll{start: start, byPartition: byPartition, sets: sets}, nil
 }
 
 // parse decodes and validates one record. Avro (wire format, magic byte 0) is what
@@ -430,26 +438,29 @@ func (c *Consumer) sendDeadLetters(ctx context.Context, dead []*kgo.Record) erro
 // built is what one attempt to write a poll produced; after the commit it updates the
 // in-memory deduplication sets and the Redis view.
 type built struct {
-	batches []store.PartitionBatch
-	all     *aggregate.Deltas
-	deltas  map[int32]*aggregate.Deltas
-	hashes  map[int32][]eventHash
-	last    map[int32]int64
-	dups    int
+	batches  []store.PartitionBatch
+	all      *aggregate.Deltas
+	deltas   map[int32]*aggregate.Deltas
+	hashes   map[int32][]eventHash // events this batch applied
+	known    map[int32][]eventHash // events found applied already
+	replayed bool                  // some records were applied before this batch
+	last     map[int32]int64
+	sets     map[int32]*dedupSet
+	dups     int
 }
 
 // apply writes the poll to Postgres, retrying while Postgres is unavailable: a batch
 // is never skipped, so nothing is lost while the database restarts.
-func (c *Consumer) apply(ctx context.Context, now time.Time, byPartition map[int32]*partitionRecords) (*built, error) {
-	day := now.UTC().Truncate(24 * time.Hour)
-	partitions := make([]int32, 0, len(byPartition))
-	for p := range byPartition {
+func (c *Consumer) apply(ctx context.Context, pl *poll) (*built, error) {
+	day := pl.start.UTC().Truncate(24 * time.Hour)
+	partitions := make([]int32, 0, len(pl.byPartition))
+	for p := range pl.byPartition {
 		partitions = append(partitions, p)
 	}
 	slices.Sort(partitions)
 	var b *built
 	build := func(stored map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		b = c.build(byPartition, partitions, stored)
+		b = c.build(pl, partitions, stored)
 		return b.batches, b.all
 	}
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
@@ -473,22 +484,36 @@ func (c *Consumer) apply(ctx context.Context, now time.Time, byPartition map[int
 
 // build keeps, per partition, the records at or beyond the stored offset that are not
 // duplicates, and sums them into the archive batch and the aggregate deltas.
-func (c *Consumer) build(byPartition map[int32]*partitionRecords, partitions []int32, stored map[int32]int64) *built {
-	b := &built{all: aggregate.New(), deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{}, last: map[int32]int64{}}
+//
+// Records before the stored offset were applied already — by this consumer, when a
+// commit succeeded but its acknowledgement was lost, or by another one around a
+// rebalance. Their hashes are still remembered (they are in the archive), and the
+// Redis view is marked for a rebuild, since whoever applied them may not have
+// updated it.
+func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64) *built {
+	b := &built{all: aggregate.New(), deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{},
+		known: map[int32][]eventHash{}, last: map[int32]int64{}, sets: pl.sets}
 	for _, p := range partitions {
-		pr := byPartition[p]
+		pr := pl.byPartition[p]
 		next := stored[p]
+		if pr.first < next {
+			b.replayed = true
+		}
 		if pr.last < next {
-			continue // applied already
+			for i := range pr.events {
+				b.known[p] = append(b.known[p], pr.events[i].hash)
+			}
+			continue
 		}
 		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last}
-		seen := c.dedupFor(p)
+		seen := pl.sets[p]
 		local := map[eventHash]struct{}{}
 		deltas := aggregate.New()
-		tenants, subjects := map[string]bool{}, map[string]bool{}
+		tenants, subjects := map[string]bool{}, map[subjectKey]bool{}
 		for i := range pr.events {
 			a := &pr.events[i]
 			if a.offset < next {
+				b.known[p] = append(b.known[p], a.hash)
 				continue
 			}
 			if _, dup := local[a.hash]; dup || seen.contains(a.hash) {
@@ -503,11 +528,9 @@ func (c *Consumer) build(byPartition map[int32]*partitionRecords, partitions []i
 			pb.EventCount++
 			deltas.Add(&a.event)
 			tenants[a.event.TenantID] = true
-			for _, s := range subjectsOf(&a.event) {
-				subjects[a.event.TenantID+":"+s] = true
-			}
+			forSubjects(&a.event, func(s string) { subjects[subjectKey{a.event.TenantID, s}] = true })
 		}
-		pb.TenantIDs, pb.Subjects = sortedKeys(tenants), sortedKeys(subjects)
+		pb.TenantIDs, pb.Subjects = sortedKeys(tenants), subjectNames(subjects)
 		b.batches = append(b.batches, pb)
 		b.deltas[p], b.last[p] = deltas, pr.last
 		b.all.Merge(deltas)
@@ -522,28 +545,54 @@ func (c *Consumer) afterCommit(ctx context.Context, b *built) {
 	now := time.Now()
 	applied := 0
 	for p, hashes := range b.hashes {
-		c.dedupFor(p).add(now, hashes)
+		b.sets[p].add(now, hashes)
 		applied += len(hashes)
+	}
+	for p, hashes := range b.known {
+		b.sets[p].add(now, hashes)
 	}
 	c.m.archived.Add(float64(applied))
 	c.m.dropped.WithLabelValues("duplicate").Add(float64(b.dups))
+	if b.replayed {
+		c.view.assigned()
+	}
+	// The batch is committed: its view update is finished even during shutdown.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	c.view.apply(ctx, b)
 }
 
-// subjectsOf lists the personal identifiers an event mentions, so a deletion can find
-// every archived batch that holds one subject's data.
-func subjectsOf(e *events.Event) []string {
-	var out []string
+// forSubjects calls fn with each personal identifier an event mentions, so a deletion
+// can find every archived batch that holds one subject's data.
+func forSubjects(e *events.Event, fn func(string)) {
 	if e.CustomerID != "" {
-		out = append(out, e.CustomerID)
+		fn(e.CustomerID)
 	}
 	if d := e.Device; d != nil {
-		for _, id := range []string{d.UserID, d.AnonymousID, d.DeviceID} {
+		for _, id := range [...]string{d.UserID, d.AnonymousID, d.DeviceID} {
 			if id != "" {
-				out = append(out, id)
+				fn(id)
 			}
 		}
 	}
+}
+
+func subjectsOf(e *events.Event) []string {
+	var out []string
+	forSubjects(e, func(s string) { out = append(out, s) })
+	return out
+}
+
+// subjectKey is a subject of one tenant; it becomes "tenant:subject" in the archive's
+// index only once per batch, not once per event.
+type subjectKey struct{ tenant, subject string }
+
+func subjectNames(m map[subjectKey]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k.tenant+":"+k.subject)
+	}
+	slices.Sort(out)
 	return out
 }
 

@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"hash/fnv"
 	"testing"
 	"time"
 )
@@ -11,6 +12,11 @@ func TestDedupSetRemembersWithinTheHorizon(t *testing.T) {
 	a, b := hashEvent("acme", "e1"), hashEvent("acme", "e2")
 	if a == hashEvent("acme2", "e1") || a == hashEvent("acm", "ee1") {
 		t.Fatal("tenant and event id are not separated in the hash")
+	}
+	h := fnv.New128a() // archived hashes must stay the standard FNV-1a 128
+	h.Write([]byte("acme\x00e1"))
+	if got := h.Sum(nil); string(got) != string(a[:]) {
+		t.Fatalf("hashEvent differs from hash/fnv: %x vs %x", a, got)
 	}
 	d.add(t0, []eventHash{a})
 	if !d.contains(a) || d.contains(b) {

@@ -37,10 +37,11 @@ func (p *privacyCache) blocks(e *events.Event) bool {
 	if len(p.blocked) == 0 {
 		return false
 	}
-	for _, s := range subjectsOf(e) {
+	blocked := false
+	forSubjects(e, func(s string) {
 		if _, ok := p.blocked[store.BlockedKey(e.TenantID, s)]; ok {
-			return true
+			blocked = true
 		}
-	}
-	return false
+	})
+	return blocked
 }

@@ -31,9 +31,14 @@ type view struct {
 // assigned marks the view for a rebuild before the next update.
 func (v *view) assigned() { v.stale.Store(true) }
 
-// maintain rebuilds the view if partitions were assigned, even when no batch comes.
+// maintain repairs the view between batches: after Redis returns, or after
+// partitions were assigned, even when no batch comes.
 func (v *view) maintain(ctx context.Context) {
-	if v.rt != nil && v.stale.Load() && !v.down.Load() {
+	switch {
+	case v.rt == nil:
+	case v.down.Load():
+		v.recover(ctx)
+	case v.stale.Load():
 		v.catchUp(ctx)
 	}
 }
