@@ -19,7 +19,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/time/rate"
 
 	"github.com/touchpoint/touchpoint/api"
 	"github.com/touchpoint/touchpoint/bench"
@@ -306,35 +305,37 @@ func (e *benchEnv) produceFor(ctx context.Context, f benchFlags, g *generator.Ge
 		return 0, 0, err
 	}
 	defer p.Close()
-	var lim *rate.Limiter
-	if f.rate > 0 {
-		lim = rate.NewLimiter(rate.Limit(f.rate), max(1, int(f.rate/200)))
-	}
 	var failed error
 	var mu sync.Mutex
 	start := time.Now()
 	deadline := start.Add(f.duration)
 	var n int64
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				break
-			}
+	for now := start; now.Before(deadline) && ctx.Err() == nil; now = time.Now() {
+		// Pace by the schedule, not by sleeping per event: timer overshoot would
+		// otherwise pull the achieved rate below the target.
+		due := int64(1 << 62)
+		if f.rate > 0 {
+			due = int64(now.Sub(start).Seconds() * f.rate)
 		}
-		ev := g.Next()
-		rec, err := p.Record(&ev)
-		if err != nil {
-			return n, 0, err
+		if n >= due {
+			time.Sleep(time.Millisecond)
+			continue
 		}
-		lat.Captured(ev.TenantID, rec.Timestamp)
-		p.PublishAsync(ctx, rec, func(err error) {
+		for end := min(due, n+1000); n < end; n++ {
+			ev := g.Next()
+			rec, err := p.Record(&ev)
 			if err != nil {
-				mu.Lock()
-				failed = err
-				mu.Unlock()
+				return n, 0, err
 			}
-		})
-		n++
+			lat.Captured(ev.TenantID, rec.Timestamp)
+			p.PublishAsync(ctx, rec, func(err error) {
+				if err != nil {
+					mu.Lock()
+					failed = err
+					mu.Unlock()
+				}
+			})
+		}
 	}
 	if err := p.Flush(ctx); err != nil {
 		return n, 0, err
