@@ -391,7 +391,7 @@ type CampaignRow struct {
 	Bucket        time.Time `json:"bucket,omitzero"`
 	CampaignID    string    `json:"campaign_id"`
 	Channel       string    `json:"channel"`
-	Currency      string    `json:"currency"`
+	Currency      string    `json:"currency,omitempty"`
 	Impressions   int64     `json:"impressions"`
 	Clicks        int64     `json:"clicks"`
 	Conversions   int64     `json:"conversions"`

@@ -24,19 +24,23 @@ import (
 
 const demoTenant = "demo"
 
-// Fixed dev ports, so kcat, the Web UI and scripts always know where to look.
-const (
-	devKafkaPort    = 9092
-	devRegistryAddr = "127.0.0.1:8081"
-	devTemporalPort = 7233
-	devTemporalUI   = 8233
-)
+// devPorts are where the embedded services listen. The defaults are fixed, so kcat,
+// the Web UI and scripts always know where to look; flags move them (tests do).
+type devPorts struct {
+	kafka, temporal, temporalUI int
+	registry                    string
+}
 
 // runDev starts the whole stack in one process: each embedded service (Kafka broker,
 // schema registry, Temporal dev server) unless its address is configured, then
 // migrations, the API, the worker and the consumer. Ctrl-C stops it all in order.
 func runDev(ctx context.Context, cfg config.Config, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	var ports devPorts
+	fs.IntVar(&ports.kafka, "kafka-port", 9092, "port of the embedded Kafka broker")
+	fs.StringVar(&ports.registry, "registry-addr", "127.0.0.1:8081", "address of the embedded schema registry")
+	fs.IntVar(&ports.temporal, "temporal-port", 7233, "gRPC port of the Temporal dev server")
+	fs.IntVar(&ports.temporalUI, "temporal-ui-port", 8233, "port of the Temporal Web UI")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +54,7 @@ func runDev(ctx context.Context, cfg config.Config, args []string) error {
 		}
 	}()
 	var err error
-	if cfg, stops, err = startEmbedded(ctx, cfg, stops); err != nil {
+	if cfg, stops, err = startEmbedded(ctx, cfg, ports, stops); err != nil {
 		return err
 	}
 	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
@@ -75,14 +79,14 @@ func runDev(ctx context.Context, cfg config.Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runServices(ctx, cfg, d, func(apiAddr string) { printBanner(cfg, apiAddr, demoKey) })
+	return runServices(ctx, cfg, d, func(apiAddr string) { printBanner(cfg, ports, apiAddr, demoKey) })
 }
 
 // startEmbedded starts the dev services whose addresses are not configured and points
 // cfg at them.
-func startEmbedded(ctx context.Context, cfg config.Config, stops []func()) (config.Config, []func(), error) {
+func startEmbedded(ctx context.Context, cfg config.Config, ports devPorts, stops []func()) (config.Config, []func(), error) {
 	if _, set := os.LookupEnv("KAFKA_BROKERS"); !set {
-		b, err := streaming.StartBroker(devKafkaPort, filepath.Join(cfg.DataDir, "kafka"))
+		b, err := streaming.StartBroker(ports.kafka, filepath.Join(cfg.DataDir, "kafka"))
 		if err != nil {
 			return cfg, stops, err
 		}
@@ -91,24 +95,24 @@ func startEmbedded(ctx context.Context, cfg config.Config, stops []func()) (conf
 		slog.Info("embedded kafka broker", "addrs", cfg.KafkaBrokers, "data", filepath.Join(cfg.DataDir, "kafka"))
 	}
 	if cfg.SchemaRegistryURL == "" {
-		hs, err := serveRegistry(devRegistryAddr)
+		hs, err := serveRegistry(ports.registry)
 		if err != nil {
 			return cfg, stops, err
 		}
 		stops = append(stops, func() { hs.Close() })
-		cfg.SchemaRegistryURL = "http://" + devRegistryAddr
+		cfg.SchemaRegistryURL = "http://" + ports.registry
 	}
 	if _, set := os.LookupEnv("TEMPORAL_ADDRESS"); !set {
 		bin, err := findOrInstallTemporal(ctx)
 		if err != nil {
 			return cfg, stops, err
 		}
-		ts, err := startTemporal(ctx, bin, cfg.DataDir, "127.0.0.1", devTemporalPort, devTemporalUI)
+		ts, err := startTemporal(ctx, bin, cfg.DataDir, "127.0.0.1", ports.temporal, ports.temporalUI)
 		if err != nil {
 			return cfg, stops, err
 		}
 		stops = append(stops, ts.stop)
-		cfg.TemporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(devTemporalPort))
+		cfg.TemporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.temporal))
 	}
 	return cfg, stops, nil
 }
@@ -180,7 +184,7 @@ func demoAPIKey(ctx context.Context, cfg config.Config, tenants store.Tenants) (
 	return key, nil
 }
 
-func printBanner(cfg config.Config, apiAddr, demoKey string) {
+func printBanner(cfg config.Config, ports devPorts, apiAddr, demoKey string) {
 	fmt.Fprintf(os.Stderr, `
 Touchpoint dev stack is up.
   API              http://%s   (POST /v1/events, /healthz, /readyz)
@@ -193,6 +197,6 @@ Touchpoint dev stack is up.
   Admin key        %s
 Data lives in %s. Press Ctrl-C to stop.
 
-`, apiAddr, apiAddr, devTemporalUI, cfg.TemporalAddress, strings.Join(cfg.KafkaBrokers, ","), cfg.EventsTopic, cfg.DLQTopic,
+`, apiAddr, apiAddr, ports.temporalUI, cfg.TemporalAddress, strings.Join(cfg.KafkaBrokers, ","), cfg.EventsTopic, cfg.DLQTopic,
 		cfg.SchemaRegistryURL, demoTenant, demoKey, cfg.AdminKey, cfg.DataDir)
 }
