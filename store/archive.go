@@ -14,9 +14,13 @@ import (
 // Archive manages the day partitions of the raw event archive.
 type Archive struct{ DB *pgxpool.Pool }
 
-func partitionName(day time.Time) string { return "event_archive_" + day.Format("20060102") }
+// dayTables are the tables partitioned by day of ingestion: the raw archive and the
+// journey rows, which hold personal data and so share its retention.
+var dayTables = []string{"event_archive", "journey_touchpoints", "journey_conversions"}
 
-var partitionPattern = regexp.MustCompile(`^event_archive_(\d{8})$`)
+func partitionName(table string, day time.Time) string { return table + "_" + day.Format("20060102") }
+
+var partitionPattern = regexp.MustCompile(`_(\d{8})$`)
 
 // EnsurePartitions creates the partitions for the days from `from` through `days`
 // days later, if missing.
@@ -24,10 +28,12 @@ func (a Archive) EnsurePartitions(ctx context.Context, from time.Time, days int)
 	from = from.UTC().Truncate(24 * time.Hour)
 	for i := 0; i <= days; i++ {
 		day := from.AddDate(0, 0, i)
-		sql := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF event_archive FOR VALUES FROM ('%s') TO ('%s')`,
-			pgx.Identifier{partitionName(day)}.Sanitize(), day.Format(time.DateOnly), day.AddDate(0, 0, 1).Format(time.DateOnly))
-		if _, err := a.DB.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("archive: create partition for %s: %w", day.Format(time.DateOnly), err)
+		for _, table := range dayTables {
+			sql := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')`,
+				pgx.Identifier{partitionName(table, day)}.Sanitize(), table, day.Format(time.DateOnly), day.AddDate(0, 0, 1).Format(time.DateOnly))
+			if _, err := a.DB.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("archive: create %s partition for %s: %w", table, day.Format(time.DateOnly), err)
+			}
 		}
 	}
 	return nil
@@ -63,7 +69,7 @@ func (a Archive) partitions(ctx context.Context) ([]string, error) {
 		SELECT c.relname FROM pg_inherits i
 		JOIN pg_class c ON c.oid = i.inhrelid
 		JOIN pg_class p ON p.oid = i.inhparent
-		WHERE p.relname = 'event_archive' ORDER BY c.relname`)
+		WHERE p.relname = ANY($1) ORDER BY c.relname`, dayTables)
 	if err != nil {
 		return nil, fmt.Errorf("archive: list partitions: %w", err)
 	}

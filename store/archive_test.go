@@ -28,7 +28,10 @@ func TestArchivePartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"event_archive_20260301", "event_archive_20260302"}
+	var want []string
+	for _, table := range []string{"event_archive", "journey_conversions", "journey_touchpoints"} {
+		want = append(want, table+"_20260301", table+"_20260302")
+	}
 	if !slices.Equal(dropped, want) {
 		t.Fatalf("dropped %v, want %v", dropped, want)
 	}

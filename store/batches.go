@@ -16,12 +16,13 @@ type PartitionBatch struct {
 	Topic       string
 	Partition   int32
 	FirstOffset int64
-	LastOffset  int64    // the batch's last consumed offset, valid or not
-	Records     []byte   // framed original values of the accepted events
-	EventHashes []byte   // 16-byte hashes of (tenant_id, event_id), one per accepted event
-	EventCount  int      // accepted events in Records
-	TenantIDs   []string // distinct
-	Subjects    []string // distinct "tenant:id" of customers, users, anonymous ids and devices
+	LastOffset  int64                   // the batch's last consumed offset, valid or not
+	Records     []byte                  // framed original values of the accepted events
+	EventHashes []byte                  // 16-byte hashes of (tenant_id, event_id), one per accepted event
+	EventCount  int                     // accepted events in Records
+	TenantIDs   []string                // distinct
+	Subjects    []string                // distinct "tenant:id" of customers, users, anonymous ids and devices
+	Journeys    map[string]*JourneyRows // touchpoints and conversions by tenant
 }
 
 // Batches writes consumer batches to Postgres exactly once.
@@ -110,6 +111,9 @@ func (b Batches) lockOffsets(ctx context.Context, tx pgx.Tx, topic string, parti
 }
 
 func (b Batches) write(ctx context.Context, tx pgx.Tx, day time.Time, pb PartitionBatch) error {
+	if err := writeJourneys(ctx, tx, day, pb); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE consumer_offsets SET next_offset = $4, updated_at = now()
 		WHERE consumer_group = $1 AND topic = $2 AND partition = $3`,
 		b.Group, pb.Topic, pb.Partition, pb.LastOffset+1); err != nil {

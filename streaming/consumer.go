@@ -505,7 +505,8 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64) *
 			}
 			continue
 		}
-		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last}
+		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last,
+			Journeys: map[string]*store.JourneyRows{}}
 		seen := pl.sets[p]
 		local := map[eventHash]struct{}{}
 		deltas := aggregate.New()
@@ -527,6 +528,7 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64) *
 			pb.EventHashes = append(pb.EventHashes, a.hash[:]...)
 			pb.EventCount++
 			deltas.Add(&a.event)
+			addJourneyRows(&a.event, pb.Journeys)
 			tenants[a.event.TenantID] = true
 			forSubjects(&a.event, func(s string) { subjects[subjectKey{a.event.TenantID, s}] = true })
 		}

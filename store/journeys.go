@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Who identifies the person and device behind a touchpoint or conversion.
+type Who struct {
+	CustomerID  string `json:"customer_id"`
+	JourneyID   string `json:"journey_id"`
+	DeviceID    string `json:"device_id,omitempty"`
+	AnonymousID string `json:"anonymous_id,omitempty"`
+	UserID      string `json:"user_id,omitempty"`
+}
+
+// Touchpoint is one interaction of a journey, as attribution reads it.
+type Touchpoint struct {
+	EventID         string    `json:"event_id"`
+	OccurredAt      time.Time `json:"occurred_at"`
+	Who             Who       `json:"who"`
+	Channel         string    `json:"channel"`
+	InteractionType string    `json:"interaction_type"`
+	CampaignID      string    `json:"campaign_id,omitempty"`
+}
+
+// Conversion is one conversion, as attribution reads it.
+type Conversion struct {
+	EventID           string    `json:"event_id"`
+	OccurredAt        time.Time `json:"occurred_at"`
+	Who               Who       `json:"who"`
+	Channel           string    `json:"channel"`
+	ValueMicros       int64     `json:"value_micros"`
+	Currency          string    `json:"currency"`
+	AttributionWeight float64   `json:"attribution_weight"`
+}
+
+// JourneyRows are one batch's touchpoints and conversions of one tenant, in the
+// column-per-field shape they are stored in.
+type JourneyRows struct {
+	Touchpoints []Touchpoint
+	Conversions []Conversion
+}
+
+type whoColumns struct{ customers, journeys, devices, anonymous, users []string }
+
+func (w *whoColumns) add(x Who) {
+	w.customers = append(w.customers, x.CustomerID)
+	w.journeys = append(w.journeys, x.JourneyID)
+	w.devices = append(w.devices, x.DeviceID)
+	w.anonymous = append(w.anonymous, x.AnonymousID)
+	w.users = append(w.users, x.UserID)
+}
+
+func (w whoColumns) at(i int) Who {
+	return Who{CustomerID: w.customers[i], JourneyID: w.journeys[i], DeviceID: w.devices[i], AnonymousID: w.anonymous[i], UserID: w.users[i]}
+}
+
+func timeRange(ts []time.Time) (time.Time, time.Time) {
+	lo, hi := ts[0], ts[0]
+	for _, t := range ts[1:] {
+		lo, hi = minTime(lo, t), maxTime(hi, t)
+	}
+	return lo, hi
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// writeJourneys stores one partition batch's journey rows per tenant within tx.
+func writeJourneys(ctx context.Context, tx pgx.Tx, day time.Time, pb PartitionBatch) error {
+	for tenant, rows := range pb.Journeys {
+		if err := writeTouchpoints(ctx, tx, tenant, day, pb, rows.Touchpoints); err != nil {
+			return fmt.Errorf("touchpoints of %s: %w", tenant, err)
+		}
+		if err := writeConversions(ctx, tx, tenant, day, pb, rows.Conversions); err != nil {
+			return fmt.Errorf("conversions of %s: %w", tenant, err)
+		}
+	}
+	return nil
+}
+
+func writeTouchpoints(ctx context.Context, tx pgx.Tx, tenant string, day time.Time, pb PartitionBatch, tps []Touchpoint) error {
+	if len(tps) == 0 {
+		return nil
+	}
+	var ids, channels, kinds, campaigns []string
+	var at []time.Time
+	var who whoColumns
+	for _, tp := range tps {
+		ids, at = append(ids, tp.EventID), append(at, tp.OccurredAt)
+		channels, kinds, campaigns = append(channels, tp.Channel), append(kinds, tp.InteractionType), append(campaigns, tp.CampaignID)
+		who.add(tp.Who)
+	}
+	lo, hi := timeRange(at)
+	_, err := tx.Exec(ctx, `INSERT INTO journey_touchpoints (tenant_id, day, topic, partition, first_offset,
+		event_ids, occurred_at, customer_ids, journey_ids, device_ids, anonymous_ids, user_ids,
+		channels, interaction_types, campaign_ids, min_occurred_at, max_occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		tenant, day, pb.Topic, pb.Partition, pb.FirstOffset, ids, at, who.customers, who.journeys, who.devices,
+		who.anonymous, who.users, channels, kinds, campaigns, lo, hi)
+	return err
+}
+
+func writeConversions(ctx context.Context, tx pgx.Tx, tenant string, day time.Time, pb PartitionBatch, cs []Conversion) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	var ids, channels, currencies []string
+	var at []time.Time
+	var values []int64
+	var weights []float64
+	var who whoColumns
+	for _, c := range cs {
+		ids, at, channels = append(ids, c.EventID), append(at, c.OccurredAt), append(channels, c.Channel)
+		values, currencies, weights = append(values, c.ValueMicros), append(currencies, c.Currency), append(weights, c.AttributionWeight)
+		who.add(c.Who)
+	}
+	lo, hi := timeRange(at)
+	_, err := tx.Exec(ctx, `INSERT INTO journey_conversions (tenant_id, day, topic, partition, first_offset,
+		event_ids, occurred_at, customer_ids, journey_ids, device_ids, anonymous_ids, user_ids,
+		channels, value_micros, currencies, attribution_weights, min_occurred_at, max_occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		tenant, day, pb.Topic, pb.Partition, pb.FirstOffset, ids, at, who.customers, who.journeys, who.devices,
+		who.anonymous, who.users, channels, values, currencies, weights, lo, hi)
+	return err
+}
+
+// Journeys reads the touchpoints and conversions attribution works from.
+type Journeys struct{ DB *pgxpool.Pool }
+
+// Touchpoints calls fn with every touchpoint of tenant that occurred in [from, to).
+func (j Journeys) Touchpoints(ctx context.Context, tenant string, from, to time.Time, fn func(Touchpoint) error) error {
+	rows, err := j.DB.Query(ctx, `SELECT event_ids, occurred_at, customer_ids, journey_ids, device_ids, anonymous_ids,
+		user_ids, channels, interaction_types, campaign_ids FROM journey_touchpoints
+		WHERE tenant_id = $1 AND max_occurred_at >= $2 AND min_occurred_at < $3`, tenant, from, to)
+	if err != nil {
+		return fmt.Errorf("read touchpoints of %s: %w", tenant, err)
+	}
+	var ids, channels, kinds, campaigns []string
+	var at []time.Time
+	var who whoColumns
+	_, err = pgx.ForEachRow(rows, []any{&ids, &at, &who.customers, &who.journeys, &who.devices, &who.anonymous, &who.users, &channels, &kinds, &campaigns}, func() error {
+		for i := range ids {
+			if at[i].Before(from) || !at[i].Before(to) {
+				continue
+			}
+			tp := Touchpoint{EventID: ids[i], OccurredAt: at[i], Who: who.at(i), Channel: channels[i], InteractionType: kinds[i], CampaignID: campaigns[i]}
+			if err := fn(tp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read touchpoints of %s: %w", tenant, err)
+	}
+	return nil
+}
+
+// Conversions calls fn with every conversion of tenant that occurred in [from, to).
+func (j Journeys) Conversions(ctx context.Context, tenant string, from, to time.Time, fn func(Conversion) error) error {
+	rows, err := j.DB.Query(ctx, `SELECT event_ids, occurred_at, customer_ids, journey_ids, device_ids, anonymous_ids,
+		user_ids, channels, value_micros, currencies, attribution_weights FROM journey_conversions
+		WHERE tenant_id = $1 AND max_occurred_at >= $2 AND min_occurred_at < $3`, tenant, from, to)
+	if err != nil {
+		return fmt.Errorf("read conversions of %s: %w", tenant, err)
+	}
+	var ids, channels, currencies []string
+	var at []time.Time
+	var values []int64
+	var weights []float64
+	var who whoColumns
+	_, err = pgx.ForEachRow(rows, []any{&ids, &at, &who.customers, &who.journeys, &who.devices, &who.anonymous, &who.users, &channels, &values, &currencies, &weights}, func() error {
+		for i := range ids {
+			if at[i].Before(from) || !at[i].Before(to) {
+				continue
+			}
+			c := Conversion{EventID: ids[i], OccurredAt: at[i], Who: who.at(i), Channel: channels[i], ValueMicros: values[i], Currency: currencies[i], AttributionWeight: weights[i]}
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read conversions of %s: %w", tenant, err)
+	}
+	return nil
+}
