@@ -48,7 +48,7 @@ func Defaults() Config {
 		MetricsAddr:       "127.0.0.1:9464",
 		ConsumerGroup:     "touchpoint-aggregator",
 		SessionTimeout:    10 * time.Second,
-		DedupWindow:       5 * time.Minute,
+		DedupWindow:       2 * time.Minute,
 		WindowRetention:   7 * 24 * time.Hour,
 		DatabaseURL:       "postgres://postgres@127.0.0.1:5432/touchpoint?sslmode=disable",
 		RedisURL:          "redis://127.0.0.1:6379/0",

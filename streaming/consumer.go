@@ -94,7 +94,7 @@ func NewConsumer(cfg ConsumerConfig, codec *events.Codec, st ConsumerStores, reg
 		cfg.MaxPollRecords = 20000
 	}
 	if cfg.DedupWindow == 0 {
-		cfg.DedupWindow = 5 * time.Minute
+		cfg.DedupWindow = 2 * time.Minute
 	}
 	if cfg.PrivacyRefresh == 0 {
 		cfg.PrivacyRefresh = 5 * time.Second

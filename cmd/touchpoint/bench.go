@@ -243,7 +243,7 @@ func (e *benchEnv) getJSON(ctx context.Context, tenant, path string, v any) erro
 }
 
 // pollVisibility asks the real-time endpoint, per tenant, how many events it counts.
-func (e *benchEnv) pollVisibility(ctx context.Context, lat *bench.Latency, every time.Duration) {
+func (e *benchEnv) pollVisibility(ctx context.Context, lat *bench.Latency, prog *bench.Progress, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -252,14 +252,17 @@ func (e *benchEnv) pollVisibility(ctx context.Context, lat *bench.Latency, every
 			return
 		case <-t.C:
 		}
+		var total int64
 		for tenant := range e.keys {
 			var rt struct {
 				Events int64 `json:"events"`
 			}
 			if err := e.getJSON(ctx, tenant, "/v1/metrics/realtime?view=summary", &rt); err == nil {
 				lat.Visible(tenant, rt.Events, time.Now())
+				total += rt.Events
 			}
 		}
+		prog.Record(time.Now(), total)
 	}
 }
 
@@ -269,6 +272,8 @@ type memory struct {
 	minHeap, maxHeap    uint64
 	firstHeap, lastHeap uint64
 	samples             int
+	timeline            []uint64 // heap in use, every 30 s
+	lastTimeline        time.Time
 }
 
 func (m *memory) sample() {
@@ -282,6 +287,9 @@ func (m *memory) sample() {
 	}
 	m.minHeap, m.maxHeap, m.lastHeap = min(m.minHeap, h), max(m.maxHeap, h), h
 	m.samples++
+	if time.Since(m.lastTimeline) >= 30*time.Second {
+		m.timeline, m.lastTimeline = append(m.timeline, h), time.Now()
+	}
 }
 
 func (m *memory) run(ctx context.Context, every time.Duration) {
