@@ -251,6 +251,9 @@ type poll struct {
 	// poll stage allows a rebalance: if one happens while the poll is written, the
 	// write still checks against the set that saw every earlier batch.
 	sets map[int32]*dedupSet
+	// pre is the batch built by the poll stage, assuming nothing of it was applied:
+	// the CPU work of a batch happens there, off the transaction's critical path.
+	pre *built
 }
 
 func (c *Consumer) pollLoop(ctx context.Context, prepared chan<- *poll, applied <-chan error) error {
@@ -350,11 +353,41 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 	if err := c.sendDeadLetters(ctx, dead); err != nil {
 		return nil, err
 	}
-	sets := make(map[int32]*dedupSet, len(byPartition))
-	for p := range byPartition {
-		sets[p] = c.dedupFor(p)
+	pl := &poll{start: start, byPartition: byPartition, sets: make(map[int32]*dedupSet, len(byPartition))}
+	fresh := make(map[int32]int64, len(byPartition))
+	for p, pr := range byPartition {
+		pl.sets[p] = c.dedupFor(p)
+		fresh[p] = pr.first
 	}
-	return &poll{start: start, byPartition: byPartition, sets: sets}, nil
+	pl.pre = c.build(pl, pl.partitions(), fresh, nil)
+	// Remembered now, not at commit, so the next poll (prepared while this one is
+	// written) sees them; a batch is retried until it commits, and a crash rebuilds
+	// the sets from the archive, so nothing is remembered that is not applied.
+	for p, hashes := range pl.pre.hashes {
+		pl.sets[p].add(start, hashes)
+	}
+	return pl, nil
+}
+
+func (pl *poll) partitions() []int32 {
+	out := make([]int32, 0, len(pl.byPartition))
+	for p := range pl.byPartition {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fresh says whether nothing of the poll was applied yet, so the batch the poll stage
+// built holds as it is: the usual case, unless a rebalance or a lost commit
+// acknowledgement came between.
+func (pl *poll) fresh(stored map[int32]int64) bool {
+	for p, pr := range pl.byPartition {
+		if stored[p] > pr.first {
+			return false
+		}
+	}
+	return true
 }
 
 // parse decodes and validates one record. Avro (wire format, magic byte 0) is what
@@ -446,21 +479,27 @@ type built struct {
 	replayed bool                  // some records were applied before this batch
 	last     map[int32]int64
 	sets     map[int32]*dedupSet
+	own      map[eventHash]struct{} // hashes this batch applies
+	rebuilt  bool                   // built again in the transaction, not by the poll stage
 	dups     int
+}
+
+func isOwn(own map[eventHash]struct{}, h eventHash) bool {
+	_, ok := own[h]
+	return ok
 }
 
 // apply writes the poll to Postgres, retrying while Postgres is unavailable: a batch
 // is never skipped, so nothing is lost while the database restarts.
 func (c *Consumer) apply(ctx context.Context, pl *poll) (*built, error) {
 	day := pl.start.UTC().Truncate(24 * time.Hour)
-	partitions := make([]int32, 0, len(pl.byPartition))
-	for p := range pl.byPartition {
-		partitions = append(partitions, p)
-	}
-	slices.Sort(partitions)
+	partitions := pl.partitions()
 	var b *built
 	build := func(stored map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		b = c.build(pl, partitions, stored)
+		if b = pl.pre; !pl.fresh(stored) {
+			b = c.build(pl, partitions, stored, pl.pre.own)
+			b.rebuilt = true
+		}
 		return b.batches, b.all
 	}
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
@@ -490,9 +529,12 @@ func (c *Consumer) apply(ctx context.Context, pl *poll) (*built, error) {
 // rebalance. Their hashes are still remembered (they are in the archive), and the
 // Redis view is marked for a rebuild, since whoever applied them may not have
 // updated it.
-func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64) *built {
+//
+// own, when set, holds the hashes the poll stage already remembered for this very
+// poll: they are not duplicates of themselves.
+func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, own map[eventHash]struct{}) *built {
 	b := &built{all: aggregate.New(), deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{},
-		known: map[int32][]eventHash{}, last: map[int32]int64{}, sets: pl.sets}
+		known: map[int32][]eventHash{}, last: map[int32]int64{}, sets: pl.sets, own: map[eventHash]struct{}{}}
 	for _, p := range partitions {
 		pr := pl.byPartition[p]
 		next := stored[p]
@@ -508,7 +550,6 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64) *
 		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last,
 			Journeys: map[string]*store.JourneyRows{}}
 		seen := pl.sets[p]
-		local := map[eventHash]struct{}{}
 		deltas := aggregate.New()
 		tenants, subjects := map[string]bool{}, map[subjectKey]bool{}
 		for i := range pr.events {
@@ -517,11 +558,11 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64) *
 				b.known[p] = append(b.known[p], a.hash)
 				continue
 			}
-			if _, dup := local[a.hash]; dup || seen.contains(a.hash) {
+			if isOwn(b.own, a.hash) || seen.contains(a.hash) && !isOwn(own, a.hash) {
 				b.dups++
 				continue
 			}
-			local[a.hash] = struct{}{}
+			b.own[a.hash] = struct{}{}
 			b.hashes[p] = append(b.hashes[p], a.hash)
 			pb.Records = binary.BigEndian.AppendUint32(pb.Records, uint32(len(a.value)))
 			pb.Records = append(pb.Records, a.value...)
@@ -547,7 +588,9 @@ func (c *Consumer) afterCommit(ctx context.Context, b *built) {
 	now := time.Now()
 	applied := 0
 	for p, hashes := range b.hashes {
-		b.sets[p].add(now, hashes)
+		if b.rebuilt { // the poll stage remembered the hashes of the batch it built
+			b.sets[p].add(now, hashes)
+		}
 		applied += len(hashes)
 	}
 	for p, hashes := range b.known {

@@ -3,6 +3,7 @@ package streaming
 import (
 	"encoding/binary"
 	"math/bits"
+	"sync"
 	"time"
 )
 
@@ -38,7 +39,11 @@ func hashEvent(tenant, eventID string) eventHash {
 // instead of scanning entries, which keeps memory flat under a steady load. Events are
 // keyed by tenant, so one tenant's re-sent events land on the same partition and
 // meet the same set.
+//
+// The poll stage reads and adds while the apply stage may add what it found applied
+// already, hence the lock.
 type dedupSet struct {
+	mu      sync.RWMutex
 	horizon time.Duration
 	gens    []generation // oldest first
 }
@@ -51,6 +56,8 @@ type generation struct {
 func newDedupSet(horizon time.Duration) *dedupSet { return &dedupSet{horizon: horizon} }
 
 func (d *dedupSet) contains(h eventHash) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	for i := len(d.gens) - 1; i >= 0; i-- {
 		if _, ok := d.gens[i].seen[h]; ok {
 			return true
@@ -61,6 +68,8 @@ func (d *dedupSet) contains(h eventHash) bool {
 
 // add records hashes applied at now, expiring generations older than the horizon.
 func (d *dedupSet) add(now time.Time, hashes []eventHash) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	span := d.horizon / 4
 	if n := len(d.gens); n == 0 || now.Sub(d.gens[n-1].start) >= span {
 		d.gens = append(d.gens, generation{start: now, seen: make(map[eventHash]struct{}, len(hashes))})
@@ -85,6 +94,8 @@ func (d *dedupSet) load(now time.Time, raw []byte) {
 }
 
 func (d *dedupSet) size() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	n := 0
 	for _, g := range d.gens {
 		n += len(g.seen)
