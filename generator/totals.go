@@ -176,3 +176,32 @@ func (t Totals) addVariant(k VariantKey, m variantFigures) {
 }
 
 func centsToMicros(cents int64) int64 { return cents * 10_000 }
+
+// ForTenant is the part of t that belongs to tenant.
+func (t Totals) ForTenant(tenant string) Totals {
+	out := newTotals()
+	for k, v := range t.Campaigns {
+		if k.Tenant == tenant {
+			out.Campaigns[k] = v
+		}
+	}
+	for k, v := range t.Channels {
+		if k.Tenant == tenant {
+			out.Channels[k] = v
+		}
+	}
+	for k, v := range t.Interactions {
+		if k.Tenant == tenant {
+			out.Interactions[k] = v
+		}
+	}
+	for k, v := range t.Variants {
+		if k.Tenant == tenant {
+			out.Variants[k] = v
+		}
+	}
+	if m, ok := t.EventsByType[tenant]; ok {
+		out.EventsByType[tenant] = m
+	}
+	return out
+}

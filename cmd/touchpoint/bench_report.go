@@ -114,7 +114,7 @@ func (e *benchEnv) exactness(ctx context.Context, want generator.Totals) []strin
 				out = append(out, err.Error())
 			}
 		}
-		if diff := aggregatetest.Diff(rows.Totals(tenant), bench.ForTenant(want, tenant)); diff != "" {
+		if diff := aggregatetest.Diff(rows.Totals(tenant), want.ForTenant(tenant)); diff != "" {
 			out = append(out, tenant+": "+diff)
 		}
 	}
