@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -202,4 +203,60 @@ func (j Journeys) Conversions(ctx context.Context, tenant string, from, to time.
 		return fmt.Errorf("read conversions of %s: %w", tenant, err)
 	}
 	return nil
+}
+
+// eraseJourneySQL rewrites the arrays of every row that mentions the subject without
+// the subject's elements; {cols} lists the table's array columns.
+const eraseJourneySQL = `UPDATE %[1]s t SET (%[2]s) = (
+	SELECT %[3]s FROM unnest(%[4]s) WITH ORDINALITY AS u(%[5]s, ord)
+	WHERE $2 NOT IN (u.customer_ids, u.device_ids, u.anonymous_ids, u.user_ids))
+WHERE tenant_id = $1 AND ($2 = ANY(customer_ids) OR $2 = ANY(device_ids) OR $2 = ANY(anonymous_ids) OR $2 = ANY(user_ids))`
+
+var journeyArrays = map[string][]string{
+	"journey_touchpoints": {"event_ids", "occurred_at", "customer_ids", "journey_ids", "device_ids", "anonymous_ids", "user_ids", "channels", "interaction_types", "campaign_ids"},
+	"journey_conversions": {"event_ids", "occurred_at", "customer_ids", "journey_ids", "device_ids", "anonymous_ids", "user_ids", "channels", "value_micros", "currencies", "attribution_weights"},
+}
+
+// EraseSubject removes every touchpoint and conversion of one subject (by customer,
+// device, anonymous or user id) and returns how many went.
+func (j Journeys) EraseSubject(ctx context.Context, tenant, subject string) (int64, error) {
+	var removed int64
+	for _, table := range []string{"journey_touchpoints", "journey_conversions"} {
+		n, err := j.eraseFrom(ctx, table, tenant, subject)
+		if err != nil {
+			return removed, fmt.Errorf("erase %s/%s from %s: %w", tenant, subject, table, err)
+		}
+		removed += n
+	}
+	return removed, nil
+}
+
+func (j Journeys) eraseFrom(ctx context.Context, table, tenant, subject string) (int64, error) {
+	cols := journeyArrays[table]
+	var aggs, tCols []string
+	for _, c := range cols {
+		aggs = append(aggs, fmt.Sprintf("coalesce(array_agg(u.%[1]s ORDER BY ord), '{}')", c))
+		tCols = append(tCols, "t."+c)
+	}
+	sql := fmt.Sprintf(eraseJourneySQL, table, strings.Join(cols, ", "), strings.Join(aggs, ", "), strings.Join(tCols, ", "), strings.Join(cols, ", "))
+	tx, err := j.DB.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx)
+	var before int64
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(sum(cardinality(event_ids)), 0) FROM %s WHERE tenant_id = $1`, table), tenant).Scan(&before); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, sql, tenant, subject); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE tenant_id = $1 AND cardinality(event_ids) = 0`, table), tenant); err != nil {
+		return 0, err
+	}
+	var after int64
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(sum(cardinality(event_ids)), 0) FROM %s WHERE tenant_id = $1`, table), tenant).Scan(&after); err != nil {
+		return 0, err
+	}
+	return before - after, tx.Commit(ctx)
 }

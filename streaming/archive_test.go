@@ -67,4 +67,31 @@ func TestArchiveReplayAndErase(t *testing.T) {
 	if removed, err := archive.EraseSubject(ctx, tenant, "dev-cust-a", streaming.SubjectMatcher(ctx, r.codec, tenant, "dev-cust-a")); err != nil || removed != 0 {
 		t.Fatalf("second erase: %d %v", removed, err)
 	}
+
+	// The journey rows attribution reads forget the subject too, and keep the others.
+	j := store.Journeys{DB: r.pool}
+	customers := func() map[string]int {
+		out := map[string]int{}
+		_ = j.Touchpoints(ctx, tenant, now.Add(-time.Hour), now.Add(time.Hour), func(tp store.Touchpoint) error {
+			out[tp.Who.CustomerID]++
+			return nil
+		})
+		_ = j.Conversions(ctx, tenant, now.Add(-time.Hour), now.Add(time.Hour), func(c store.Conversion) error {
+			out["conversion:"+c.Who.CustomerID]++
+			return nil
+		})
+		return out
+	}
+	before := customers()
+	if before["cust-a"] == 0 || before["cust-b"] == 0 {
+		t.Fatalf("journey rows before erase: %v", before)
+	}
+	erased, err := j.EraseSubject(ctx, tenant, "dev-cust-a")
+	if err != nil || erased != int64(before["cust-a"]+before["conversion:cust-a"]) {
+		t.Fatalf("erased %d journey elements (%v), want %d", erased, err, before["cust-a"]+before["conversion:cust-a"])
+	}
+	after := customers()
+	if after["cust-a"] != 0 || after["conversion:cust-a"] != 0 || after["cust-b"] != before["cust-b"] || after["cust-c"] != before["cust-c"] {
+		t.Fatalf("journey rows after erase: %v (before %v)", after, before)
+	}
 }
