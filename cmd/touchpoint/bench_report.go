@@ -141,7 +141,7 @@ func (r *benchReport) print(w io.Writer) {
   latency           p50 %s  p95 %s  p99 %s  max %s  (%d samples, capture → visible in /v1/metrics/realtime)
   exactness         %s
   raw consume rate  %.0f ev/s (plain consumer on the same broker: the ceiling)
-  heap in use       %.0f MB at start, %.0f MB max, %.0f MB at end; every 30 s: %v MB
+  live heap         %.0f MB at start, %.0f MB max, %.0f MB at end; every 30 s: %v MB
 `, target, r.Partitions, r.Tenants, r.Produced, r.ProduceSeconds, r.ProduceRate, r.SteadyRate, r.Throughput,
 		r.LatencyP50, r.LatencyP95, r.LatencyP99, r.LatencyMax, r.LatencySamples, exact, r.RawConsumeRate,
 		r.HeapFirstMB, r.HeapMaxMB, r.HeapLastMB, r.HeapTimelineMB)

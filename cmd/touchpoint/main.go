@@ -29,6 +29,7 @@ func commands() []command {
 		{"worker", "run the Temporal worker", runWorker},
 		{"consumer", "run the streaming consumer", runConsumer},
 		{"migrate", "apply database migrations", runMigrate},
+		{"broker", "run only the embedded Kafka-protocol broker", runBroker},
 		{"replay", "read the raw archive for a time range: print JSON lines or produce the records to a topic", runReplay},
 		{"bench", "measure the real pipeline: throughput, end-to-end latency, exactness, raw consume ceiling", runBench},
 		{"example", "print a valid example event of a type (or of every type) as JSON lines", runExample},
