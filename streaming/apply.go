@@ -1,0 +1,172 @@
+package streaming
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"time"
+
+	"github.com/touchpoint/touchpoint/aggregate"
+	"github.com/touchpoint/touchpoint/store"
+)
+
+// built is what one attempt to write a poll produced; after the commit it updates the
+// in-memory deduplication sets and the Redis view.
+type built struct {
+	batches  []store.PartitionBatch
+	all      *aggregate.Deltas
+	deltas   map[int32]*aggregate.Deltas
+	hashes   map[int32][]eventHash // events this batch applied
+	known    map[int32][]eventHash // events found applied already
+	replayed bool                  // some records were applied before this batch
+	last     map[int32]int64
+	sets     map[int32]*dedupSet
+	own      map[eventHash]struct{} // hashes this batch applies
+	rebuilt  bool                   // built again in the transaction, not by the poll stage
+	dups     int
+}
+
+func isOwn(own map[eventHash]struct{}, h eventHash) bool {
+	_, ok := own[h]
+	return ok
+}
+
+// apply writes the poll to Postgres, retrying while Postgres is unavailable: a batch
+// is never skipped, so nothing is lost while the database restarts.
+func (c *Consumer) apply(ctx context.Context, pl *poll) (*built, error) {
+	day := pl.start.UTC().Truncate(24 * time.Hour)
+	partitions := pl.partitions()
+	var b *built
+	build := func(stored map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
+		if b = pl.pre; !pl.fresh(stored) {
+			b = c.build(pl, partitions, stored, pl.pre.own)
+			b.rebuilt = true
+		}
+		return b.batches, b.all
+	}
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		// The attempt itself is not cut short by shutdown: a batch already read is
+		// finished, so a clean stop re-reads nothing.
+		attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err := c.ensureDay(attemptCtx, day)
+		if err == nil {
+			err = c.batches.Apply(attemptCtx, c.cfg.Topic, day, partitions, build)
+		}
+		cancel()
+		if err == nil {
+			return b, nil
+		}
+		slog.Warn("consumer: applying batch failed, retrying", "err", err, "backoff", backoff)
+		if err := sleep(ctx, backoff); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// build keeps, per partition, the records at or beyond the stored offset that are not
+// duplicates, and sums them into the archive batch and the aggregate deltas.
+//
+// Records before the stored offset were applied already — by this consumer, when a
+// commit succeeded but its acknowledgement was lost, or by another one around a
+// rebalance. Their hashes are still remembered (they are in the archive), and the
+// Redis view is marked for a rebuild, since whoever applied them may not have
+// updated it.
+//
+// own, when set, holds the hashes the poll stage already remembered for this very
+// poll: they are not duplicates of themselves.
+func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, own map[eventHash]struct{}) *built {
+	b := &built{all: aggregate.New(), deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{},
+		known: map[int32][]eventHash{}, last: map[int32]int64{}, sets: pl.sets, own: map[eventHash]struct{}{}}
+	for _, p := range partitions {
+		pr := pl.byPartition[p]
+		next := stored[p]
+		if pr.first < next {
+			b.replayed = true
+		}
+		if pr.last < next {
+			for i := range pr.events {
+				b.known[p] = append(b.known[p], pr.events[i].hash)
+			}
+			continue
+		}
+		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last,
+			Journeys: map[string]*store.JourneyRows{}}
+		seen := pl.sets[p]
+		deltas := aggregate.New()
+		tenants, subjects := map[string]bool{}, map[subjectKey]bool{}
+		for i := range pr.events {
+			a := &pr.events[i]
+			if a.offset < next {
+				b.known[p] = append(b.known[p], a.hash)
+				continue
+			}
+			if isOwn(b.own, a.hash) || seen.contains(a.hash) && !isOwn(own, a.hash) {
+				b.dups++
+				continue
+			}
+			b.own[a.hash] = struct{}{}
+			b.hashes[p] = append(b.hashes[p], a.hash)
+			pb.Records = binary.BigEndian.AppendUint32(pb.Records, uint32(len(a.value)))
+			pb.Records = append(pb.Records, a.value...)
+			pb.EventHashes = append(pb.EventHashes, a.hash[:]...)
+			pb.EventCount++
+			deltas.Add(&a.event)
+			addJourneyRows(&a.event, pb.Journeys)
+			tenants[a.event.TenantID] = true
+			forSubjects(&a.event, func(s string) { subjects[subjectKey{a.event.TenantID, s}] = true })
+		}
+		pb.TenantIDs, pb.Subjects = sortedKeys(tenants), subjectNames(subjects)
+		b.batches = append(b.batches, pb)
+		b.deltas[p], b.last[p] = deltas, pr.last
+		b.all.Merge(deltas)
+	}
+	return b
+}
+
+// afterCommit remembers the applied events for deduplication and updates the Redis
+// view. Redis failing does not stop the pipeline: Postgres has the batch, and the view
+// is rebuilt from it once Redis is back.
+func (c *Consumer) afterCommit(ctx context.Context, b *built) {
+	now := time.Now()
+	applied := 0
+	for p, hashes := range b.hashes {
+		if b.rebuilt { // the poll stage remembered the hashes of the batch it built
+			b.sets[p].add(now, hashes)
+		}
+		applied += len(hashes)
+	}
+	for p, hashes := range b.known {
+		b.sets[p].add(now, hashes)
+	}
+	c.m.archived.Add(float64(applied))
+	c.m.dropped.WithLabelValues("duplicate").Add(float64(b.dups))
+	if b.replayed {
+		c.view.assigned()
+	}
+	// The batch is committed: its view update is finished even during shutdown.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	c.view.apply(ctx, b)
+}
+
+// ensureDay creates the archive partition for day (and the next) once per process.
+func (c *Consumer) ensureDay(ctx context.Context, day time.Time) error {
+	key := day.Format(time.DateOnly)
+	if c.ready[key] {
+		return nil
+	}
+	if err := c.archive.EnsurePartitions(ctx, day, 1); err != nil {
+		return err
+	}
+	c.ready[key] = true
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

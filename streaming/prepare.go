@@ -1,0 +1,192 @@
+package streaming
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/touchpoint/touchpoint/events"
+)
+
+// poll is one poll's valid events, ready to apply.
+type poll struct {
+	start       time.Time
+	byPartition map[int32]*partitionRecords
+	// sets are the partitions' deduplication sets as of this poll, taken before the
+	// poll stage allows a rebalance: if one happens while the poll is written, the
+	// write still checks against the set that saw every earlier batch.
+	sets map[int32]*dedupSet
+	// pre is the batch built by the poll stage, assuming nothing of it was applied:
+	// the CPU work of a batch happens there, off the transaction's critical path.
+	pre *built
+}
+
+// accepted is one valid event and the record it came in.
+type accepted struct {
+	offset int64
+	value  []byte
+	hash   eventHash
+	event  events.Event
+}
+
+type partitionRecords struct {
+	first, last int64
+	events      []accepted
+}
+
+// prepare decodes and validates a poll, sends its bad records to the dead-letter
+// topic (durably, before any offset can move past them), and returns the valid events.
+func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, error) {
+	if fetches.NumRecords() == 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	c.privacy.refresh(ctx, start)
+	byPartition := map[int32]*partitionRecords{}
+	var dead []*kgo.Record
+	fetches.EachRecord(func(r *kgo.Record) {
+		c.m.consumed.Inc()
+		pr := byPartition[r.Partition]
+		if pr == nil {
+			pr = &partitionRecords{first: r.Offset}
+			byPartition[r.Partition] = pr
+		}
+		pr.last = r.Offset
+		e, class, err := c.parse(ctx, r, start)
+		if err != nil {
+			dead = append(dead, c.deadLetter(r, class, err))
+			return
+		}
+		if c.privacy.blocks(&e) {
+			c.m.dropped.WithLabelValues("privacy").Inc()
+			return
+		}
+		pr.events = append(pr.events, accepted{offset: r.Offset, value: r.Value, hash: hashEvent(e.TenantID, e.EventID), event: e})
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // stopped mid-poll (e.g. waiting for the registry): re-read it next time
+	}
+	if err := c.sendDeadLetters(ctx, dead); err != nil {
+		return nil, err
+	}
+	pl := &poll{start: start, byPartition: byPartition, sets: make(map[int32]*dedupSet, len(byPartition))}
+	fresh := make(map[int32]int64, len(byPartition))
+	for p, pr := range byPartition {
+		pl.sets[p] = c.dedupFor(p)
+		fresh[p] = pr.first
+	}
+	pl.pre = c.build(pl, pl.partitions(), fresh, nil)
+	// Remembered now, not at commit, so the next poll (prepared while this one is
+	// written) sees them; a batch is retried until it commits, and a crash rebuilds
+	// the sets from the archive, so nothing is remembered that is not applied.
+	for p, hashes := range pl.pre.hashes {
+		pl.sets[p].add(start, hashes)
+	}
+	return pl, nil
+}
+
+func (pl *poll) partitions() []int32 {
+	out := make([]int32, 0, len(pl.byPartition))
+	for p := range pl.byPartition {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fresh says whether nothing of the poll was applied yet, so the batch the poll stage
+// built holds as it is: the usual case, unless a rebalance or a lost commit
+// acknowledgement came between.
+func (pl *poll) fresh(stored map[int32]int64) bool {
+	for p, pr := range pl.byPartition {
+		if stored[p] > pr.first {
+			return false
+		}
+	}
+	return true
+}
+
+// parse decodes and validates one record. Avro (wire format, magic byte 0) is what
+// Touchpoint's producers write; JSON is accepted from any other Kafka client.
+func (c *Consumer) parse(ctx context.Context, r *kgo.Record, now time.Time) (events.Event, string, error) {
+	var e events.Event
+	var err error
+	switch {
+	case len(r.Value) == 0:
+		return e, "empty", errors.New("empty record")
+	case r.Value[0] == 0:
+		err = c.decodeAvro(ctx, r.Value, &e)
+	case r.Value[0] == '{' || r.Value[0] == ' ' || r.Value[0] == '\n':
+		if !utf8.Valid(r.Value) {
+			return e, "decode", errors.New("JSON record is not valid UTF-8")
+		}
+		e, err = events.DecodeJSON(r.Value)
+	default:
+		return e, "decode", fmt.Errorf("neither Avro wire format nor JSON (first byte 0x%02x)", r.Value[0])
+	}
+	if err != nil {
+		return e, "decode", err
+	}
+	if err := c.cfg.Rules.Validate(&e, now); err != nil {
+		return e, "invalid", err
+	}
+	if string(r.Key) != "" && string(r.Key) != e.TenantID {
+		return e, "invalid", fmt.Errorf("record key %q does not match tenant_id %q", r.Key, e.TenantID)
+	}
+	return e, "", nil
+}
+
+// decodeAvro decodes a wire-format record, waiting out a schema-registry outage: the
+// record may well be valid, so it must not go to the dead-letter topic for it.
+func (c *Consumer) decodeAvro(ctx context.Context, b []byte, e *events.Event) error {
+	for {
+		err := c.codec.Decode(ctx, b, e)
+		if !errors.Is(err, events.ErrRegistryUnavailable) {
+			return err
+		}
+		slog.Warn("consumer: schema registry unavailable, retrying", "err", err)
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Consumer) deadLetter(r *kgo.Record, class string, err error) *kgo.Record {
+	c.m.deadLettered.WithLabelValues(class).Inc()
+	return &kgo.Record{
+		Topic: c.cfg.DLQTopic,
+		Key:   r.Key,
+		Value: r.Value,
+		Headers: append(slices.Clone(r.Headers),
+			kgo.RecordHeader{Key: HeaderReason, Value: []byte(err.Error())},
+			kgo.RecordHeader{Key: HeaderError, Value: []byte(class)},
+			kgo.RecordHeader{Key: HeaderTopic, Value: []byte(r.Topic)},
+			kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+			kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		),
+	}
+}
+
+// sendDeadLetters makes the dead letters durable before the batch's offsets move past
+// them, retrying until the broker takes them. A crash in between re-sends them: the
+// dead-letter topic is at-least-once.
+func (c *Consumer) sendDeadLetters(ctx context.Context, dead []*kgo.Record) error {
+	for len(dead) > 0 {
+		err := c.cl.ProduceSync(ctx, dead...).FirstErr()
+		if err == nil {
+			return nil
+		}
+		slog.Warn("consumer: dead-letter produce failed, retrying", "err", err)
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
