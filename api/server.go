@@ -59,11 +59,14 @@ type Server struct {
 	checks     []Check
 	aggregates store.Aggregates
 	realtime   *store.Realtime
-	auth       *authCache
-	limits     *tenantLimiter
-	metrics    *metrics
-	registry   *prometheus.Registry
-	mux        *http.ServeMux
+	// workflows and attribution serve /v1/attribution; nil or zero answer 503.
+	workflows   Workflows
+	attribution store.Attribution
+	auth        *authCache
+	limits      *tenantLimiter
+	metrics     *metrics
+	registry    *prometheus.Registry
+	mux         *http.ServeMux
 }
 
 // Deps are the API's collaborators. Aggregates and Realtime may be zero/nil on an
@@ -75,6 +78,10 @@ type Deps struct {
 	Checks     []Check
 	Aggregates store.Aggregates
 	Realtime   *store.Realtime
+	// Workflows starts and queries attribution recomputes; Attribution serves the
+	// credits they write. Either may be nil/zero: their endpoints then answer 503.
+	Workflows   Workflows
+	Attribution store.Attribution
 }
 
 // New wires the API's routes.
@@ -87,18 +94,20 @@ func New(opts Options, d Deps) *Server {
 		reg = NewRegistry()
 	}
 	s := &Server{
-		opts:       opts,
-		tenants:    d.Tenants,
-		publisher:  d.Publisher,
-		codec:      d.Codec,
-		checks:     d.Checks,
-		aggregates: d.Aggregates,
-		realtime:   d.Realtime,
-		auth:       newAuthCache(d.Tenants, 30*time.Second),
-		limits:     newTenantLimiter(opts.TenantRate, opts.TenantBurst),
-		metrics:    newMetrics(reg),
-		registry:   reg,
-		mux:        http.NewServeMux(),
+		opts:        opts,
+		tenants:     d.Tenants,
+		publisher:   d.Publisher,
+		codec:       d.Codec,
+		checks:      d.Checks,
+		aggregates:  d.Aggregates,
+		realtime:    d.Realtime,
+		workflows:   d.Workflows,
+		attribution: d.Attribution,
+		auth:        newAuthCache(d.Tenants, 30*time.Second),
+		limits:      newTenantLimiter(opts.TenantRate, opts.TenantBurst),
+		metrics:     newMetrics(reg),
+		registry:    reg,
+		mux:         http.NewServeMux(),
 	}
 	s.routes()
 	return s
@@ -122,6 +131,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/admin/tenants/{tenant}/keys", s.requireAdmin(s.handleCreateKey))
 	s.handle("DELETE /v1/admin/tenants/{tenant}/keys/{key}", s.requireAdmin(s.handleRevokeKey))
 	s.metricRoutes()
+	s.attributionRoutes()
 	s.handle("GET /healthz", s.handleHealth)
 	s.handle("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

@@ -18,7 +18,8 @@ import (
 
 // Deps are the activity structs the worker serves.
 type Deps struct {
-	Archive *activities.Archive
+	Archive     *activities.Archive
+	Attribution *activities.Attribution // nil: attribution recomputes are not served
 }
 
 // New returns a worker on workflows.TaskQueue with every workflow and activity registered.
@@ -26,6 +27,10 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
 	w.RegisterWorkflow(workflows.Maintenance)
 	w.RegisterActivity(d.Archive)
+	if d.Attribution != nil {
+		w.RegisterWorkflow(workflows.AttributionRecompute)
+		w.RegisterActivity(d.Attribution)
+	}
 	return w
 }
 

@@ -103,12 +103,14 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		AdminKey:       cfg.AdminKey,
 		Registry:       d.registry,
 	}, api.Deps{
-		Tenants:    store.Tenants{DB: d.pool},
-		Publisher:  producer,
-		Codec:      d.codec,
-		Checks:     readinessChecks(cfg, d),
-		Aggregates: store.Aggregates{DB: d.pool},
-		Realtime:   &store.Realtime{RDB: d.rdb},
+		Tenants:     store.Tenants{DB: d.pool},
+		Publisher:   producer,
+		Codec:       d.codec,
+		Checks:      readinessChecks(cfg, d),
+		Aggregates:  store.Aggregates{DB: d.pool},
+		Realtime:    &store.Realtime{RDB: d.rdb},
+		Workflows:   workflowsOf(d),
+		Attribution: store.Attribution{DB: d.pool},
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -133,6 +135,15 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
 	return nil
+}
+
+// workflowsOf is the API's way to Temporal; nil (its endpoints answer 503) when the
+// process has no Temporal client.
+func workflowsOf(d deps) api.Workflows {
+	if d.temporal == nil {
+		return nil
+	}
+	return api.TemporalWorkflows{Client: d.temporal}
 }
 
 func readinessChecks(cfg config.Config, d deps) []api.Check {

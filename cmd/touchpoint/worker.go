@@ -28,7 +28,10 @@ func runWorker(ctx context.Context, cfg config.Config, _ []string) error {
 // serveWorker runs the Temporal worker until ctx ends, after making sure the
 // recurring schedules exist.
 func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
-	w := worker.New(d.temporal, worker.Deps{Archive: &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}}})
+	w := worker.New(d.temporal, worker.Deps{
+		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}},
+		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}},
+	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}

@@ -1,0 +1,230 @@
+package activities
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/touchpoint/touchpoint/attribution"
+	"github.com/touchpoint/touchpoint/identity"
+	"github.com/touchpoint/touchpoint/store"
+)
+
+// Attribution recomputes the attribution models' credits from the stored touchpoints
+// and conversions.
+type Attribution struct {
+	Journeys store.Journeys
+	Credits  store.Attribution
+}
+
+// RecomputeChunkInput is one chunk of a recompute: the conversions of one tenant in
+// [From, To), credited under Models (empty: every rule-based model) to the touches at
+// most Lookback (zero: attribution.DefaultLookback) before them.
+type RecomputeChunkInput struct {
+	Tenant   string
+	From, To time.Time
+	Lookback time.Duration
+	Models   []string
+}
+
+// RecomputeChunkResult says what a chunk did, over all its attempts.
+type RecomputeChunkResult struct {
+	Days        int
+	Conversions int
+	Credits     int
+	// ResumedFrom is the day the last attempt resumed at after an earlier one
+	// died, zero when it started from the beginning.
+	ResumedFrom time.Time
+}
+
+// chunkProgress is the heartbeat of RecomputeChunk: the days before Next are written.
+type chunkProgress struct {
+	Next   time.Time
+	Result RecomputeChunkResult
+}
+
+// AttributionModels returns the rule-based models with the given names, in the
+// order of attribution.Heuristics; no names means all of them.
+func AttributionModels(names []string) ([]attribution.NamedModel, error) {
+	all := attribution.Heuristics()
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []attribution.NamedModel
+	for _, m := range all {
+		if slices.Contains(names, m.Name) {
+			out = append(out, m)
+		}
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(all, func(m attribution.NamedModel) bool { return m.Name == n }) {
+			return nil, fmt.Errorf("unknown attribution model %q", n)
+		}
+	}
+	return out, nil
+}
+
+// RecomputeChunk replaces the credits of the chunk's conversions, one day at a time.
+// Each day is written in one transaction and then recorded in a heartbeat, so an
+// attempt that follows a worker crash resumes at the first day not written; a day
+// written twice is replaced, never duplicated.
+//
+// People are resolved from the deterministic links among the identifiers seen
+// together in the chunk's events, the lookback included. This depends only on the
+// input, so a resumed attempt credits exactly as an uninterrupted one. Probabilistic
+// (device-matching) links join when the identity graph is persisted: the graph is
+// then restored rather than rebuilt here.
+func (a *Attribution) RecomputeChunk(ctx context.Context, in RecomputeChunkInput) (RecomputeChunkResult, error) {
+	models, err := AttributionModels(in.Models)
+	if err != nil {
+		return RecomputeChunkResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidModel", err)
+	}
+	if in.Lookback <= 0 {
+		in.Lookback = attribution.DefaultLookback
+	}
+	progress := chunkProgress{Next: in.From}
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &progress); err != nil {
+			return RecomputeChunkResult{}, fmt.Errorf("recompute %s: read heartbeat: %w", in.Tenant, err)
+		}
+		progress.Result.ResumedFrom = progress.Next
+	}
+	if !progress.Next.Before(in.To) {
+		return progress.Result, nil
+	}
+	journeys, err := a.stitch(ctx, in, func() { activity.RecordHeartbeat(ctx, progress) })
+	if err != nil {
+		return progress.Result, err
+	}
+	names := make([]string, len(models))
+	for i, m := range models {
+		names[i] = m.Name
+	}
+	for day := progress.Next; day.Before(in.To); day = progress.Next {
+		end := minTime(day.Add(24*time.Hour), in.To)
+		n, credits := creditsOf(journeys, day, end, models, in.Lookback)
+		if err := a.Credits.ReplaceCredits(ctx, in.Tenant, day, end, names, credits); err != nil {
+			return progress.Result, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+		}
+		progress.Next = end
+		progress.Result.Days++
+		progress.Result.Conversions += n
+		progress.Result.Credits += len(credits)
+		activity.RecordHeartbeat(ctx, progress)
+	}
+	return progress.Result, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// aliveEvery is how many rows stitch reads between two calls of its alive callback.
+const aliveEvery = 50_000
+
+// stitch reads the chunk's conversions and the touchpoints that may lead to them,
+// resolves people and returns the conversions' journeys ordered by conversion time.
+// Reading a large chunk takes longer than the heartbeat timeout, so it calls alive
+// every aliveEvery rows: without that, the server would time the attempt out and
+// start it again from scratch, forever.
+func (a *Attribution) stitch(ctx context.Context, in RecomputeChunkInput, alive func()) ([]attribution.StitchedJourney, error) {
+	graph := identity.NewGraph(identity.Config{})
+	var touchIDs [][]string
+	var touches []attribution.PersonTouch
+	err := a.Journeys.Touchpoints(ctx, in.Tenant, in.From.Add(-in.Lookback), in.To, func(tp store.Touchpoint) error {
+		ids := identifiers(tp.Who)
+		graph.Observe(identity.Observation{IDs: ids, At: tp.OccurredAt})
+		touchIDs = append(touchIDs, ids)
+		if len(touchIDs)%aliveEvery == 0 {
+			alive()
+		}
+		touches = append(touches, attribution.PersonTouch{Touch: attribution.Touch{Channel: tp.Channel, CampaignID: tp.CampaignID, At: tp.OccurredAt}})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+	}
+	var convIDs [][]string
+	var conversions []attribution.PersonConversion
+	dup := make(map[string]bool)
+	err = a.Journeys.Conversions(ctx, in.Tenant, in.From, in.To, func(c store.Conversion) error {
+		ids := identifiers(c.Who)
+		graph.Observe(identity.Observation{IDs: ids, At: c.OccurredAt})
+		// A conversion replayed into the journey rows counts once.
+		if dup[c.EventID] {
+			return nil
+		}
+		dup[c.EventID] = true
+		convIDs = append(convIDs, ids)
+		if len(convIDs)%aliveEvery == 0 {
+			alive()
+		}
+		conversions = append(conversions, attribution.PersonConversion{EventID: c.EventID, ValueMicros: c.ValueMicros, Currency: c.Currency, At: c.OccurredAt})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+	}
+	alive()
+	// People are named only once the graph has seen every event.
+	touches = resolve(graph, touches, touchIDs, func(t *attribution.PersonTouch) *string { return &t.Person })
+	conversions = resolve(graph, conversions, convIDs, func(c *attribution.PersonConversion) *string { return &c.Person })
+	slices.SortFunc(conversions, func(x, y attribution.PersonConversion) int {
+		return cmp.Or(x.At.Compare(y.At), cmp.Compare(x.EventID, y.EventID))
+	})
+	return attribution.Stitch(touches, conversions, in.Lookback), nil
+}
+
+// resolve names the person of every item and drops the items that name no one: an
+// event without any identifier cannot be tied to a journey.
+func resolve[T any](g *identity.Graph, items []T, ids [][]string, person func(*T) *string) []T {
+	kept := items[:0]
+	for i := range items {
+		if len(ids[i]) == 0 {
+			continue
+		}
+		*person(&items[i]) = g.Person(ids[i][0])
+		kept = append(kept, items[i])
+	}
+	return kept
+}
+
+// identifiers are the namespaced ids of who, as the identity graph links them.
+func identifiers(w store.Who) []string {
+	var ids []string
+	for _, id := range [...]string{
+		identity.ID(identity.KindUser, w.UserID), identity.ID(identity.KindCustomer, w.CustomerID),
+		identity.ID(identity.KindDevice, w.DeviceID), identity.ID(identity.KindAnonymous, w.AnonymousID),
+	} {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// creditsOf runs the models over the journeys converting in [from, to) and returns
+// how many there were and their credits.
+func creditsOf(journeys []attribution.StitchedJourney, from, to time.Time, models []attribution.NamedModel, lookback time.Duration) (int, []store.Credit) {
+	lo, _ := slices.BinarySearchFunc(journeys, from, func(j attribution.StitchedJourney, t time.Time) int { return j.ConvertedAt.Compare(t) })
+	hi, _ := slices.BinarySearchFunc(journeys, to, func(j attribution.StitchedJourney, t time.Time) int { return j.ConvertedAt.Compare(t) })
+	opts := attribution.Options{Lookback: lookback}
+	var credits []store.Credit
+	for _, j := range journeys[lo:hi] {
+		for _, m := range models {
+			for _, c := range m.Attribute(j.Journey, opts) {
+				credits = append(credits, store.Credit{Model: m.Name, ConversionEventID: j.EventID, ConvertedAt: j.ConvertedAt,
+					Channel: c.Channel, CampaignID: c.CampaignID, Currency: j.Currency, ValueMicros: c.ValueMicros, Share: c.Share})
+			}
+		}
+	}
+	return hi - lo, credits
+}
