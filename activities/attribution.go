@@ -20,6 +20,16 @@ import (
 type Attribution struct {
 	Journeys store.Journeys
 	Credits  store.Attribution
+	// Links, when its DB is set, is the persisted identity graph (deterministic and
+	// probabilistic links) the recompute starts from; the chunk's own events add their
+	// deterministic links on top.
+	Links store.Identity
+}
+
+// ConversionTenants returns the tenants with conversions in [from, to), for a sweep
+// to recompute.
+func (a *Attribution) ConversionTenants(ctx context.Context, from, to time.Time) ([]string, error) {
+	return a.Journeys.ConversionTenants(ctx, from, to)
 }
 
 // RecomputeChunkInput is one chunk of a recompute: the conversions of one tenant in
@@ -74,11 +84,10 @@ func AttributionModels(names []string) ([]attribution.NamedModel, error) {
 // attempt that follows a worker crash resumes at the first day not written; a day
 // written twice is replaced, never duplicated.
 //
-// People are resolved from the deterministic links among the identifiers seen
-// together in the chunk's events, the lookback included. This depends only on the
-// input, so a resumed attempt credits exactly as an uninterrupted one. Probabilistic
-// (device-matching) links join when the identity graph is persisted: the graph is
-// then restored rather than rebuilt here.
+// People are resolved from the persisted identity graph (deterministic and
+// probabilistic links, when Links is set) plus the deterministic links among the
+// identifiers seen together in the chunk's events, the lookback included. Without an
+// identity update in between, a resumed attempt credits exactly as an uninterrupted one.
 func (a *Attribution) RecomputeChunk(ctx context.Context, in RecomputeChunkInput) (RecomputeChunkResult, error) {
 	models, err := AttributionModels(in.Models)
 	if err != nil {
@@ -137,6 +146,15 @@ const aliveEvery = 50_000
 // start it again from scratch, forever.
 func (a *Attribution) stitch(ctx context.Context, in RecomputeChunkInput, alive func()) ([]attribution.StitchedJourney, error) {
 	graph := identity.NewGraph(identity.Config{})
+	if a.Links.DB != nil {
+		stored, err := a.Links.Links(ctx, in.Tenant)
+		if err != nil {
+			return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+		}
+		if graph, err = identity.Restore(identity.Config{}, toIdentityLinks(stored)); err != nil {
+			return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+		}
+	}
 	var touchIDs [][]string
 	var touches []attribution.PersonTouch
 	err := a.Journeys.Touchpoints(ctx, in.Tenant, in.From.Add(-in.Lookback), in.To, func(tp store.Touchpoint) error {

@@ -132,6 +132,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/admin/tenants/{tenant}/keys/{key}", s.requireAdmin(s.handleRevokeKey))
 	s.metricRoutes()
 	s.attributionRoutes()
+	s.modelRoutes()
 	s.handle("GET /healthz", s.handleHealth)
 	s.handle("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

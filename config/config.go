@@ -31,6 +31,7 @@ type Config struct {
 	TemporalAddress   string        // TEMPORAL_ADDRESS
 	TemporalNamespace string        // TEMPORAL_NAMESPACE
 	AdminKey          string        // TOUCHPOINT_ADMIN_KEY
+	IdentitySecret    string        // TOUCHPOINT_IDENTITY_SECRET, key of the IP hashes identity matching compares
 	DataDir           string        // TOUCHPOINT_DATA_DIR, state of the embedded dev services
 	MaxBodyBytes      int64         // TOUCHPOINT_MAX_BODY_BYTES
 	MaxBatchEvents    int           // TOUCHPOINT_MAX_BATCH_EVENTS
@@ -108,6 +109,7 @@ func fromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("TEMPORAL_ADDRESS", &c.TemporalAddress)
 	str("TEMPORAL_NAMESPACE", &c.TemporalNamespace)
 	str("TOUCHPOINT_ADMIN_KEY", &c.AdminKey)
+	str("TOUCHPOINT_IDENTITY_SECRET", &c.IdentitySecret)
 	str("TOUCHPOINT_DATA_DIR", &c.DataDir)
 	str("TOUCHPOINT_LOG_LEVEL", &c.LogLevel)
 	num("TOUCHPOINT_MAX_BODY_BYTES", func(v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return })
@@ -144,6 +146,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention < time.Hour {
 		errs = append(errs, errors.New("TOUCHPOINT_RETENTION must be at least 1h"))
+	}
+	if c.IdentitySecret != "" && len(c.IdentitySecret) < 16 {
+		errs = append(errs, errors.New("TOUCHPOINT_IDENTITY_SECRET must be at least 16 characters"))
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		errs = append(errs, errors.New("TOUCHPOINT_ADMIN_KEY must be at least 16 characters"))

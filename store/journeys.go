@@ -260,3 +260,18 @@ func (j Journeys) eraseFrom(ctx context.Context, table, tenant, subject string) 
 	}
 	return before - after, tx.Commit(ctx)
 }
+
+// ConversionTenants returns, sorted, the tenants with conversions that occurred in
+// [from, to).
+func (j Journeys) ConversionTenants(ctx context.Context, from, to time.Time) ([]string, error) {
+	rows, err := j.DB.Query(ctx, `SELECT DISTINCT tenant_id FROM journey_conversions
+		WHERE max_occurred_at >= $1 AND min_occurred_at < $2 ORDER BY tenant_id`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("tenants with conversions: %w", err)
+	}
+	tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("tenants with conversions: %w", err)
+	}
+	return tenants, nil
+}

@@ -20,6 +20,7 @@ import (
 type Deps struct {
 	Archive     *activities.Archive
 	Attribution *activities.Attribution // nil: attribution recomputes are not served
+	Identity    *activities.Identity    // nil: identity updates are not served
 }
 
 // New returns a worker on workflows.TaskQueue with every workflow and activity registered.
@@ -30,6 +31,13 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 	if d.Attribution != nil {
 		w.RegisterWorkflow(workflows.AttributionRecompute)
 		w.RegisterActivity(d.Attribution)
+		w.RegisterWorkflow(workflows.AttributionModelTraining)
+		w.RegisterActivity(activities.TrainingFor(d.Attribution))
+		w.RegisterWorkflow(workflows.AttributionSweep)
+	}
+	if d.Identity != nil {
+		w.RegisterWorkflow(workflows.IdentityUpdate)
+		w.RegisterActivity(d.Identity)
 	}
 	return w
 }
@@ -51,6 +59,20 @@ func EnsureSchedules(ctx context.Context, c client.Client, retention, windowRete
 		},
 		TriggerImmediately: true,
 	}
+	if err := ensureSchedule(ctx, c, opts); err != nil {
+		return err
+	}
+	for _, opts := range identitySchedules() {
+		if err := ensureSchedule(ctx, c, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureSchedule creates the schedule opts, or updates an existing one to its spec
+// and action.
+func ensureSchedule(ctx context.Context, c client.Client, opts client.ScheduleOptions) error {
 	_, err := c.ScheduleClient().Create(ctx, opts)
 	if err == nil {
 		return nil
@@ -68,4 +90,43 @@ func EnsureSchedules(ctx context.Context, c client.Client, retention, windowRete
 		return fmt.Errorf("update schedule %s: %w", opts.ID, err)
 	}
 	return nil
+}
+
+// The schedules of the identity graph and of attribution recomputation.
+const (
+	IdentityScheduleID          = "touchpoint-identity-update"
+	AttributionHourlyScheduleID = "touchpoint-attribution-hourly"
+	AttributionDailyScheduleID  = "touchpoint-attribution-daily"
+)
+
+// identitySchedules are the identity update every 15 minutes, the sweep of recent
+// conversions hourly and the sweep of the full 30-day lookback daily.
+func identitySchedules() []client.ScheduleOptions {
+	sweep := func(id string, in workflows.AttributionSweepInput, every, offset time.Duration) client.ScheduleOptions {
+		return client.ScheduleOptions{
+			ID:   id,
+			Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every, Offset: offset}}},
+			Action: &client.ScheduleWorkflowAction{
+				ID:        workflows.AttributionSweepWorkflowID(in.Name),
+				Workflow:  workflows.AttributionSweep,
+				Args:      []any{in},
+				TaskQueue: workflows.TaskQueue,
+			},
+		}
+	}
+	return []client.ScheduleOptions{
+		{
+			ID:   IdentityScheduleID,
+			Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 15 * time.Minute}}},
+			Action: &client.ScheduleWorkflowAction{
+				ID:        workflows.IdentityUpdateWorkflowID,
+				Workflow:  workflows.IdentityUpdate,
+				Args:      []any{workflows.IdentityUpdateInput{}},
+				TaskQueue: workflows.TaskQueue,
+			},
+		},
+		// Offsets put the sweeps after the identity update of the same quarter hour.
+		sweep(AttributionHourlyScheduleID, workflows.HourlySweep, time.Hour, 5*time.Minute),
+		sweep(AttributionDailyScheduleID, workflows.DailySweep, 24*time.Hour, time.Hour+10*time.Minute),
+	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/touchpoint/touchpoint/activities"
 	"github.com/touchpoint/touchpoint/config"
+	"github.com/touchpoint/touchpoint/identity"
 	"github.com/touchpoint/touchpoint/store"
 	"github.com/touchpoint/touchpoint/worker"
 )
@@ -28,9 +31,22 @@ func runWorker(ctx context.Context, cfg config.Config, _ []string) error {
 // serveWorker runs the Temporal worker until ctx ends, after making sure the
 // recurring schedules exist.
 func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
+	codec := d.codec
+	if codec == nil {
+		var err error
+		if codec, err = newCodec(ctx, cfg); err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+	}
+	secret, err := identitySecret(cfg)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	w := worker.New(d.temporal, worker.Deps{
 		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}},
-		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}},
+		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}, Links: store.Identity{DB: d.pool}},
+		Identity: &activities.Identity{Archive: store.Archive{DB: d.pool}, Links: store.Identity{DB: d.pool}, Codec: codec,
+			Secret: secret, Match: identity.DefaultMatchConfig()},
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
@@ -42,4 +58,25 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 	slog.Info("worker running", "task_queue", "touchpoint")
 	<-ctx.Done()
 	return nil
+}
+
+// identitySecret is the key of the IP hashes identity matching compares: the
+// TOUCHPOINT_IDENTITY_SECRET environment variable, or else one generated once and kept
+// in the data dir (as `touchpoint dev` does for the admin key). Set it in production,
+// the same on every worker: changing it unlinks every stored IP key.
+func identitySecret(cfg config.Config) ([]byte, error) {
+	if s := cfg.IdentitySecret; s != "" {
+		if len(s) < identity.MinSecretLen {
+			return nil, fmt.Errorf("TOUCHPOINT_IDENTITY_SECRET must be at least %d characters", identity.MinSecretLen)
+		}
+		return []byte(s), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("identity secret: %w", err)
+	}
+	s, err := persistentSecret(filepath.Join(cfg.DataDir, "identity-secret"), "")
+	if err != nil {
+		return nil, fmt.Errorf("identity secret: %w\n  set TOUCHPOINT_IDENTITY_SECRET", err)
+	}
+	return []byte(s), nil
 }
