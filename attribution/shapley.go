@@ -119,11 +119,24 @@ func (s *Shapley) fit(patterns []pattern) error {
 	problem := optimize.Problem{Func: obj.value, Grad: obj.gradient}
 	settings := &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 1000}
 	result, err := optimize.Minimize(problem, start, settings, &optimize.LBFGS{})
-	if err != nil {
+	if err != nil && !(result != nil && obj.converged(result.X)) {
 		return fmt.Errorf("fit conversion model: %w", err)
 	}
 	s.intercept, s.effects = result.X[0], result.X[1:]
 	return nil
+}
+
+// converged says whether x is the optimum to float precision. The line search can
+// give up next to the optimum when the objective no longer changes in float64; the
+// objective being strictly convex, a near-zero gradient there means the fit is done.
+func (o logisticObjective) converged(x []float64) bool {
+	g := make([]float64, len(x))
+	o.gradient(g, x)
+	var norm float64
+	for _, v := range g {
+		norm = math.Max(norm, math.Abs(v))
+	}
+	return norm < 1e-6
 }
 
 // logisticObjective is the mean negative log-likelihood of a logistic model over
