@@ -3,6 +3,8 @@ package activities
 import (
 	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -33,13 +35,17 @@ func (a *Attribution) ConversionTenants(ctx context.Context, from, to time.Time)
 }
 
 // RecomputeChunkInput is one chunk of a recompute: the conversions of one tenant in
-// [From, To), credited under Models (empty: every rule-based model) to the touches at
-// most Lookback (zero: attribution.DefaultLookback) before them.
+// [From, To), credited under Models (empty: every rule-based model and every
+// data-driven kind with an active version) to the touches at most Lookback (zero:
+// attribution.DefaultLookback) before them.
 type RecomputeChunkInput struct {
 	Tenant   string
 	From, To time.Time
 	Lookback time.Duration
 	Models   []string
+	// Versions, when set, are the data-driven versions to credit with, by kind (an
+	// earlier chunk's RecomputeChunkResult.Versions); unset, the active ones.
+	Versions map[string]int64
 }
 
 // RecomputeChunkResult says what a chunk did, over all its attempts.
@@ -50,6 +56,8 @@ type RecomputeChunkResult struct {
 	// ResumedFrom is the day the last attempt resumed at after an earlier one
 	// died, zero when it started from the beginning.
 	ResumedFrom time.Time
+	// Versions are the data-driven model versions credited with, by kind.
+	Versions map[string]int64
 }
 
 // chunkProgress is the heartbeat of RecomputeChunk: the days before Next are written.
@@ -58,8 +66,19 @@ type chunkProgress struct {
 	Result RecomputeChunkResult
 }
 
+// ModelNames are the model names a recompute accepts: the rule-based models' and the
+// data-driven kinds (credited with a trained version).
+func ModelNames() []string {
+	var names []string
+	for _, m := range attribution.Heuristics() {
+		names = append(names, m.Name)
+	}
+	return append(names, ModelKinds...)
+}
+
 // AttributionModels returns the rule-based models with the given names, in the
-// order of attribution.Heuristics; no names means all of them.
+// order of attribution.Heuristics; no names means all of them. The names of the
+// data-driven kinds are accepted and left out: RecomputeChunk loads those.
 func AttributionModels(names []string) ([]attribution.NamedModel, error) {
 	all := attribution.Heuristics()
 	if len(names) == 0 {
@@ -71,12 +90,88 @@ func AttributionModels(names []string) ([]attribution.NamedModel, error) {
 			out = append(out, m)
 		}
 	}
+	known := ModelNames()
 	for _, n := range names {
-		if !slices.ContainsFunc(all, func(m attribution.NamedModel) bool { return m.Name == n }) {
-			return nil, fmt.Errorf("unknown attribution model %q", n)
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("unknown attribution model %q: one of %v", n, known)
 		}
 	}
 	return out, nil
+}
+
+// dataDrivenModels loads the data-driven models the chunk credits with: the versions
+// given by kind, or else the active version of each kind asked for (every kind with
+// an active version when no model is named). A kind asked for by name without an
+// active version is a non-retryable "NoActiveModel" error.
+func (a *Attribution) dataDrivenModels(ctx context.Context, in RecomputeChunkInput) ([]attribution.NamedModel, map[string]int64, error) {
+	models := store.Models{DB: a.Credits.DB}
+	versions := make(map[string]int64)
+	var out []attribution.NamedModel
+	for _, kind := range ModelKinds {
+		var v store.ModelVersion
+		var err error
+		if in.Versions != nil {
+			version, ok := in.Versions[kind]
+			if !ok {
+				continue
+			}
+			v, err = models.Get(ctx, in.Tenant, version)
+		} else {
+			if len(in.Models) > 0 && !slices.Contains(in.Models, kind) {
+				continue
+			}
+			v, err = models.Active(ctx, in.Tenant, kind)
+			if errors.Is(err, store.ErrNoModel) {
+				if len(in.Models) == 0 {
+					continue
+				}
+				msg := fmt.Sprintf("no active %s model for tenant %s: train one first", kind, in.Tenant)
+				return nil, nil, temporal.NewNonRetryableApplicationError(msg, "NoActiveModel", err)
+			}
+		}
+		if errors.Is(err, store.ErrNoModel) {
+			msg := fmt.Sprintf("%s model version %d of tenant %s not found", kind, in.Versions[kind], in.Tenant)
+			return nil, nil, temporal.NewNonRetryableApplicationError(msg, "NoActiveModel", err)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+		}
+		m, err := rebuildModel(v)
+		if err != nil {
+			return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidModel", err)
+		}
+		out = append(out, m)
+		versions[kind] = v.Version
+	}
+	return out, versions, nil
+}
+
+// rebuildModel rebuilds a stored data-driven version from its parameters, named by
+// its kind.
+func rebuildModel(v store.ModelVersion) (attribution.NamedModel, error) {
+	switch v.Kind {
+	case KindMarkov:
+		var p attribution.MarkovParams
+		if err := json.Unmarshal(v.Model, &p); err != nil {
+			return attribution.NamedModel{}, fmt.Errorf("markov model version %d: %w", v.Version, err)
+		}
+		m, err := attribution.MarkovFromParams(p)
+		if err != nil {
+			return attribution.NamedModel{}, fmt.Errorf("markov model version %d: %w", v.Version, err)
+		}
+		return attribution.NamedModel{Name: KindMarkov, Attribute: m.Attribute}, nil
+	case KindShapley:
+		var p attribution.ShapleyParams
+		if err := json.Unmarshal(v.Model, &p); err != nil {
+			return attribution.NamedModel{}, fmt.Errorf("shapley model version %d: %w", v.Version, err)
+		}
+		s, err := attribution.ShapleyFromParams(p)
+		if err != nil {
+			return attribution.NamedModel{}, fmt.Errorf("shapley model version %d: %w", v.Version, err)
+		}
+		return attribution.NamedModel{Name: KindShapley, Attribute: s.Attribute}, nil
+	}
+	return attribution.NamedModel{}, fmt.Errorf("model version %d: unknown kind %q", v.Version, v.Kind)
 }
 
 // RecomputeChunk replaces the credits of the chunk's conversions, one day at a time.
@@ -102,10 +197,20 @@ func (a *Attribution) RecomputeChunk(ctx context.Context, in RecomputeChunkInput
 			return RecomputeChunkResult{}, fmt.Errorf("recompute %s: read heartbeat: %w", in.Tenant, err)
 		}
 		progress.Result.ResumedFrom = progress.Next
+		// A resumed attempt credits with the versions the first one chose.
+		if progress.Result.Versions != nil {
+			in.Versions = progress.Result.Versions
+		}
 	}
 	if !progress.Next.Before(in.To) {
 		return progress.Result, nil
 	}
+	dataDriven, versions, err := a.dataDrivenModels(ctx, in)
+	if err != nil {
+		return progress.Result, err
+	}
+	models = append(models, dataDriven...)
+	progress.Result.Versions = versions
 	journeys, err := a.stitch(ctx, in, func() { activity.RecordHeartbeat(ctx, progress) })
 	if err != nil {
 		return progress.Result, err

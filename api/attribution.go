@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/touchpoint/touchpoint"
-	"github.com/touchpoint/touchpoint/attribution"
+	"github.com/touchpoint/touchpoint/activities"
 	"github.com/touchpoint/touchpoint/store"
 	"github.com/touchpoint/touchpoint/workflows"
 )
@@ -177,7 +177,7 @@ func (s *Server) handleAttributionReport(w http.ResponseWriter, r *http.Request)
 		groupBy = store.GroupByChannel
 	}
 	if err == nil && model == "" {
-		err = touchpoint.Errorf(touchpoint.EInvalid, "model is required, one of %v", heuristicNames())
+		err = touchpoint.Errorf(touchpoint.EInvalid, "model is required, one of %v", activities.ModelNames())
 	}
 	if err == nil {
 		err = checkModels([]string{model})
@@ -243,16 +243,8 @@ func attributionRange(fromS, toS string) (time.Time, time.Time, error) {
 	return from, to, nil
 }
 
-func heuristicNames() []string {
-	var names []string
-	for _, m := range attribution.Heuristics() {
-		names = append(names, m.Name)
-	}
-	return names
-}
-
 func checkModels(models []string) error {
-	names := heuristicNames()
+	names := activities.ModelNames()
 	for _, m := range models {
 		if !slices.Contains(names, m) {
 			return touchpoint.Errorf(touchpoint.EInvalid, "unknown model %q: one of %v", m, names)

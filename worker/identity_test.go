@@ -125,7 +125,8 @@ func TestIdentityUpdateLinksDevicesAcrossBatches(t *testing.T) {
 	}
 
 	// Schedules.
-	ids := []string{worker.MaintenanceScheduleID, worker.IdentityScheduleID, worker.AttributionHourlyScheduleID, worker.AttributionDailyScheduleID}
+	ids := []string{worker.MaintenanceScheduleID, worker.IdentityScheduleID, worker.AttributionHourlyScheduleID, worker.AttributionDailyScheduleID,
+		worker.TrainingWeeklyScheduleID}
 	for _, id := range ids {
 		_ = c.ScheduleClient().GetHandle(ctx, id).Delete(ctx) // from an earlier run on a shared server
 	}
@@ -139,7 +140,8 @@ func TestIdentityUpdateLinksDevicesAcrossBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := map[string]time.Duration{worker.IdentityScheduleID: 15 * time.Minute, worker.AttributionHourlyScheduleID: time.Hour, worker.AttributionDailyScheduleID: 24 * time.Hour}
+	want := map[string]time.Duration{worker.IdentityScheduleID: 15 * time.Minute, worker.AttributionHourlyScheduleID: time.Hour, worker.AttributionDailyScheduleID: 24 * time.Hour,
+		worker.TrainingWeeklyScheduleID: 7 * 24 * time.Hour}
 	for id, every := range want {
 		d, err := c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 		if err != nil {
@@ -151,6 +153,8 @@ func TestIdentityUpdateLinksDevicesAcrossBatches(t *testing.T) {
 		}
 		if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || a.TaskQueue != workflows.TaskQueue {
 			t.Errorf("schedule %s action %+v", id, d.Schedule.Action)
+		} else if id == worker.TrainingWeeklyScheduleID && (a.Workflow != "TrainingSweep" || a.ID != workflows.TrainingSweepWorkflowID) {
+			t.Errorf("schedule %s runs %v as %s, want TrainingSweep as %s", id, a.Workflow, a.ID, workflows.TrainingSweepWorkflowID)
 		}
 	}
 }

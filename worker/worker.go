@@ -34,6 +34,7 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 		w.RegisterWorkflow(workflows.AttributionModelTraining)
 		w.RegisterActivity(activities.TrainingFor(d.Attribution))
 		w.RegisterWorkflow(workflows.AttributionSweep)
+		w.RegisterWorkflow(workflows.TrainingSweep)
 	}
 	if d.Identity != nil {
 		w.RegisterWorkflow(workflows.IdentityUpdate)
@@ -97,10 +98,12 @@ const (
 	IdentityScheduleID          = "touchpoint-identity-update"
 	AttributionHourlyScheduleID = "touchpoint-attribution-hourly"
 	AttributionDailyScheduleID  = "touchpoint-attribution-daily"
+	TrainingWeeklyScheduleID    = "touchpoint-attribution-training-weekly"
 )
 
 // identitySchedules are the identity update every 15 minutes, the sweep of recent
-// conversions hourly and the sweep of the full 30-day lookback daily.
+// conversions hourly, the sweep of the full 30-day lookback daily and the training of
+// the data-driven models of every tenant with recent conversions weekly.
 func identitySchedules() []client.ScheduleOptions {
 	sweep := func(id string, in workflows.AttributionSweepInput, every, offset time.Duration) client.ScheduleOptions {
 		return client.ScheduleOptions{
@@ -128,5 +131,15 @@ func identitySchedules() []client.ScheduleOptions {
 		// Offsets put the sweeps after the identity update of the same quarter hour.
 		sweep(AttributionHourlyScheduleID, workflows.HourlySweep, time.Hour, 5*time.Minute),
 		sweep(AttributionDailyScheduleID, workflows.DailySweep, 24*time.Hour, time.Hour+10*time.Minute),
+		{
+			ID:   TrainingWeeklyScheduleID,
+			Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 7 * 24 * time.Hour, Offset: 2*time.Hour + 20*time.Minute}}},
+			Action: &client.ScheduleWorkflowAction{
+				ID:        workflows.TrainingSweepWorkflowID,
+				Workflow:  workflows.TrainingSweep,
+				Args:      []any{workflows.WeeklyTraining},
+				TaskQueue: workflows.TaskQueue,
+			},
+		},
 	}
 }

@@ -31,7 +31,7 @@ var (
 type AttributionRecomputeInput struct {
 	Tenant    string
 	From, To  time.Time
-	Models    []string      // empty: every rule-based model
+	Models    []string      // empty: every rule-based model and every data-driven kind with an active version
 	ChunkDays int           // zero: DefaultChunkDays
 	Lookback  time.Duration // zero: attribution.DefaultLookback
 }
@@ -47,6 +47,10 @@ type AttributionProgress struct {
 	// attempt died part-way.
 	Resumed int  `json:"resumed"`
 	Done    bool `json:"done"`
+	// MarkovVersion and ShapleyVersion are the data-driven model versions credited
+	// with, 0 for a kind not credited.
+	MarkovVersion  int64 `json:"markov_version,omitempty"`
+	ShapleyVersion int64 `json:"shapley_version,omitempty"`
 }
 
 // timeID formats a bound of a recompute's range for its workflow id.
@@ -114,11 +118,18 @@ func AttributionRecompute(ctx workflow.Context, in AttributionRecomputeInput) (A
 			MaximumAttempts: 20, NonRetryableErrorTypes: []string{"InvalidModel"}},
 	})
 	var a *activities.Attribution
+	// The first chunk picks the active data-driven versions; the others credit with
+	// the same ones, even if another version is promoted meanwhile.
+	var versions map[string]int64
 	for _, p := range parts {
 		var res activities.RecomputeChunkResult
-		chunk := activities.RecomputeChunkInput{Tenant: in.Tenant, From: p[0], To: p[1], Lookback: in.Lookback, Models: in.Models}
+		chunk := activities.RecomputeChunkInput{Tenant: in.Tenant, From: p[0], To: p[1], Lookback: in.Lookback, Models: in.Models, Versions: versions}
 		if err := workflow.ExecuteActivity(ctx, a.RecomputeChunk, chunk).Get(ctx, &res); err != nil {
 			return progress, fmt.Errorf("chunk %s–%s: %w", p[0].Format(time.RFC3339), p[1].Format(time.RFC3339), err)
+		}
+		if versions == nil {
+			versions = res.Versions
+			progress.MarkovVersion, progress.ShapleyVersion = versions[activities.KindMarkov], versions[activities.KindShapley]
 		}
 		progress.ChunksDone++
 		progress.Conversions += res.Conversions

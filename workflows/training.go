@@ -107,3 +107,82 @@ func AttributionModelTraining(ctx workflow.Context, in TrainingInput) (TrainingR
 	}
 	return result, nil
 }
+
+// WeeklyTraining is the sweep the weekly training schedule runs: the tenants with
+// conversions in the last 30 days, each trained on its last 90 days.
+var WeeklyTraining = TrainingSweepInput{Window: 30 * 24 * time.Hour, TrainWindow: 90 * 24 * time.Hour}
+
+// TrainingSweepWorkflowID is the id of the scheduled training sweep.
+const TrainingSweepWorkflowID = "training-sweep/weekly"
+
+// TrainingSweepInput is a training of every tenant with conversions in the last
+// Window, on its journeys of the last TrainWindow (zero: Window), both up to the end
+// of the current UTC day (so the runs of one day train on the same range, under the
+// same workflow ids).
+type TrainingSweepInput struct {
+	Window      time.Duration
+	TrainWindow time.Duration
+}
+
+// TrainingSweepResult says what a training sweep did.
+type TrainingSweepResult struct {
+	From, To time.Time // the training range
+	Tenants  []string
+	// Joined counts trainings of the same range already running (started from the
+	// API, say), which the sweep left to finish.
+	Joined int
+}
+
+// TrainingSweep trains the data-driven models of every tenant with recent
+// conversions: one child AttributionModelTraining per tenant, with the training's
+// idempotency key as id, all running at once and awaited.
+func TrainingSweep(ctx workflow.Context, in TrainingSweepInput) (TrainingSweepResult, error) {
+	if in.Window <= 0 || in.TrainWindow < 0 {
+		return TrainingSweepResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("training sweep needs a window, got %v (training window %v)", in.Window, in.TrainWindow), "InvalidInput", nil)
+	}
+	if in.TrainWindow == 0 {
+		in.TrainWindow = in.Window
+	}
+	to := workflow.Now(ctx).UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	res := TrainingSweepResult{From: to.Add(-in.TrainWindow), To: to}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
+	})
+	var a *activities.Attribution
+	if err := workflow.ExecuteActivity(actx, a.ConversionTenants, to.Add(-in.Window), to).Get(ctx, &res.Tenants); err != nil {
+		return res, err
+	}
+	futures := make([]workflow.ChildWorkflowFuture, len(res.Tenants))
+	for i, tenant := range res.Tenants {
+		tin := TrainingInput{Tenant: tenant, From: res.From, To: res.To}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:            TrainingWorkflowID(tenant, res.From, res.To),
+			TaskQueue:             TaskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			// A training outlives a sweep cut short: its versions are wanted anyway.
+			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+			TypedSearchAttributes: temporal.NewSearchAttributes(TenantAttribute.ValueSet(tenant), KindAttribute.ValueSet("training")),
+		})
+		futures[i] = workflow.ExecuteChildWorkflow(cctx, AttributionModelTraining, tin)
+	}
+	var failed []string
+	for i, f := range futures {
+		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+				res.Joined++
+				continue
+			}
+			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
+			continue
+		}
+		if err := f.Get(ctx, nil); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
+		}
+	}
+	if len(failed) > 0 {
+		return res, fmt.Errorf("training sweep: %d of %d trainings failed: %v", len(failed), len(res.Tenants), failed)
+	}
+	return res, nil
+}
