@@ -17,6 +17,7 @@ require (
 	github.com/twmb/franz-go/pkg/sr v1.8.0
 	go.temporal.io/api v1.64.3
 	go.temporal.io/sdk v1.51.0
+	golang.org/x/oauth2 v0.38.0
 	golang.org/x/time v0.16.0
 	gonum.org/v1/gonum v0.17.0
 )

@@ -1,0 +1,579 @@
+// Package googleads pulls daily campaign performance from the Google Ads REST API
+// (GAQL over googleAds:searchStream) into connectors.CampaignDay records, and holds a
+// fake of that API for tests and local development.
+package googleads
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
+
+	"github.com/touchpoint/touchpoint/connectors"
+)
+
+// Platform is the value of CampaignDay.Platform and ThrottledError.Platform.
+const Platform = "google_ads"
+
+// Defaults for Config's zero values.
+const (
+	DefaultTokenURL   = "https://oauth2.googleapis.com/token"
+	DefaultBaseURL    = "https://googleads.googleapis.com"
+	DefaultAPIVersion = "v23"
+	// DefaultChunkDays matches Airbyte's step (P14D) and the default 14-day
+	// conversion lookback, so an incremental run is a single query.
+	DefaultChunkDays = 14
+)
+
+// DefaultLimiter returns the limiter used when Config.Limiter is nil. Basic access
+// allows 15,000 operations per sliding 24h per developer token, and one
+// searchStream query is one operation however many rows it returns. Spreading that
+// budget evenly gives one query per 5.76s; the burst of 50 lets a sync (a currency
+// lookup plus one query per 14-day chunk, so ~50 for a two-year backfill) start at
+// once while the long-run rate stays inside the daily quota. Share one limiter
+// between all clients using the same developer token.
+func DefaultLimiter() *rate.Limiter {
+	return rate.NewLimiter(rate.Every(24*time.Hour/15000), 50)
+}
+
+// Config configures a Client. Credentials are those of one connection.
+type Config struct {
+	TokenURL        string // OAuth2 token endpoint; DefaultTokenURL if empty
+	BaseURL         string // API origin; DefaultBaseURL if empty
+	APIVersion      string // e.g. "v23"; DefaultAPIVersion if empty
+	DeveloperToken  string
+	LoginCustomerID string // manager (MCC) id, digits only; empty when not going through a manager
+	ClientID        string
+	ClientSecret    string
+	RefreshToken    string
+
+	HTTPClient *http.Client  // http.DefaultClient if nil
+	Limiter    *rate.Limiter // DefaultLimiter() if nil
+
+	MaxRetries   int           // retries of a 5xx or transport error; 3 if zero
+	RetryBackoff time.Duration // first back-off, doubled each retry; 1s if zero
+	// ThrottleBackoff is the wait reported when a quota error carries no
+	// retryDelay; 30s if zero.
+	ThrottleBackoff  time.Duration
+	ChunkDays        int // days per query in Sync; DefaultChunkDays if zero
+	MaxThrottleWaits int // throttled waits Sync tolerates per chunk; 5 if zero
+}
+
+// Client reads campaign performance for the customers one connection can reach.
+type Client struct {
+	cfg     Config
+	http    *http.Client
+	limiter *rate.Limiter
+	tokens  *tokenCache
+
+	mu       sync.Mutex
+	currency map[string]string // customer id → currency_code; it never changes
+}
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.DeveloperToken == "" || cfg.ClientID == "" || cfg.RefreshToken == "" {
+		return nil, errors.New("googleads: developer token, client id and refresh token are required")
+	}
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = DefaultTokenURL
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = DefaultAPIVersion
+	}
+	cfg.LoginCustomerID = strings.ReplaceAll(cfg.LoginCustomerID, "-", "")
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 3
+	}
+	if cfg.RetryBackoff == 0 {
+		cfg.RetryBackoff = time.Second
+	}
+	if cfg.ThrottleBackoff == 0 {
+		cfg.ThrottleBackoff = 30 * time.Second
+	}
+	if cfg.ChunkDays == 0 {
+		cfg.ChunkDays = DefaultChunkDays
+	}
+	if cfg.MaxThrottleWaits == 0 {
+		cfg.MaxThrottleWaits = 5
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	lim := cfg.Limiter
+	if lim == nil {
+		lim = DefaultLimiter()
+	}
+	oc := &oauth2.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		Scopes:       []string{"https://www.googleapis.com/auth/adwords"},
+	}
+	return &Client{
+		cfg:      cfg,
+		http:     hc,
+		limiter:  lim,
+		tokens:   &tokenCache{cfg: oc, refresh: cfg.RefreshToken, http: hc},
+		currency: map[string]string{},
+	}, nil
+}
+
+// tokenCache holds the current access token. It exists instead of
+// oauth2.ReuseTokenSource because the API can reject a token before its stated
+// expiry (revocation of the session, clock skew), and ReuseTokenSource offers no way
+// to drop a token the server refused.
+type tokenCache struct {
+	cfg     *oauth2.Config
+	refresh string
+	http    *http.Client
+
+	mu  sync.Mutex
+	tok *oauth2.Token
+}
+
+func (t *tokenCache) token(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok.Valid() {
+		return t.tok.AccessToken, nil
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.http)
+	// A token source seeded with only the refresh token refreshes immediately.
+	tok, err := t.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: t.refresh}).Token()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			switch re.ErrorCode {
+			case "invalid_grant", "invalid_client", "unauthorized_client":
+				return "", fmt.Errorf("googleads: refresh access token: %w: %w", connectors.ErrReauthorize, err)
+			}
+		}
+		return "", fmt.Errorf("googleads: refresh access token: %w", err)
+	}
+	if tok.RefreshToken != "" {
+		t.refresh = tok.RefreshToken // keep a rotated refresh token
+	}
+	t.tok = tok
+	return tok.AccessToken, nil
+}
+
+// invalidate drops token if it is still the cached one.
+func (t *tokenCache) invalidate(token string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok != nil && t.tok.AccessToken == token {
+		t.tok = nil
+	}
+}
+
+// APIError is a Google Ads error response, from either the plain or the
+// array-wrapped (streaming) form.
+type APIError struct {
+	HTTPStatus int
+	Status     string // RPC status, e.g. RESOURCE_EXHAUSTED
+	Message    string
+	Codes      []string      // "category:ENUM" of each GoogleAdsError, e.g. "quotaError:RESOURCE_EXHAUSTED"
+	RetryDelay time.Duration // from quotaErrorDetails, 0 if absent
+	RequestID  string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("google ads API %d %s %v: %s (request %s)", e.HTTPStatus, e.Status, e.Codes, e.Message, e.RequestID)
+}
+
+func (e *APIError) hasCategory(cats ...string) bool {
+	for _, c := range e.Codes {
+		for _, cat := range cats {
+			if strings.HasPrefix(c, cat+":") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type wireError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Status  string `json:"status"`
+	Details []struct {
+		Errors []struct {
+			ErrorCode map[string]string `json:"errorCode"`
+			Message   string            `json:"message"`
+			Details   struct {
+				QuotaErrorDetails struct {
+					RetryDelay string `json:"retryDelay"`
+				} `json:"quotaErrorDetails"`
+			} `json:"details"`
+		} `json:"errors"`
+		RequestID string `json:"requestId"`
+	} `json:"details"`
+}
+
+func (w *wireError) toAPIError(httpStatus int, requestID string) *APIError {
+	e := &APIError{HTTPStatus: httpStatus, Status: w.Status, Message: w.Message, RequestID: requestID}
+	for _, d := range w.Details {
+		if d.RequestID != "" {
+			e.RequestID = d.RequestID
+		}
+		for _, ge := range d.Errors {
+			for cat, enum := range ge.ErrorCode {
+				e.Codes = append(e.Codes, cat+":"+enum)
+			}
+			if rd := ge.Details.QuotaErrorDetails.RetryDelay; rd != "" {
+				// protobuf JSON Durations ("2s", "0.5s") are valid Go durations.
+				if d, err := time.ParseDuration(rd); err == nil && d > e.RetryDelay {
+					e.RetryDelay = d
+				}
+			}
+		}
+	}
+	return e
+}
+
+type streamBatch struct {
+	Results   []json.RawMessage `json:"results"`
+	RequestID string            `json:"requestId"`
+	Error     *wireError        `json:"error"`
+}
+
+// parseStream decodes a searchStream body: an array of batches, any of which may be
+// an error (the array-wrapped form), or a plain {"error":...} object.
+func parseStream(status int, requestID string, body []byte) ([]json.RawMessage, *APIError, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var plain struct {
+			Error *wireError `json:"error"`
+		}
+		if err := json.Unmarshal(trimmed, &plain); err != nil || plain.Error == nil {
+			return nil, nil, fmt.Errorf("googleads: unexpected HTTP %d body: %.200s", status, body)
+		}
+		return nil, plain.Error.toAPIError(status, requestID), nil
+	}
+	var batches []streamBatch
+	if err := json.Unmarshal(trimmed, &batches); err != nil {
+		return nil, nil, fmt.Errorf("googleads: decode searchStream (HTTP %d): %w", status, err)
+	}
+	var rows []json.RawMessage
+	for _, b := range batches {
+		if b.Error != nil {
+			return nil, b.Error.toAPIError(status, requestID), nil
+		}
+		rows = append(rows, b.Results...)
+	}
+	if status != http.StatusOK {
+		return nil, nil, fmt.Errorf("googleads: HTTP %d without error body", status)
+	}
+	return rows, nil, nil
+}
+
+// search runs one GAQL query and returns the rows of all batches. It refreshes the
+// access token once if the API rejects it, retries 5xx and transport errors with
+// exponential back-off, and turns auth failures into connectors.ErrReauthorize and
+// quota errors into *connectors.ThrottledError.
+func (c *Client) search(ctx context.Context, customerID, query string) ([]json.RawMessage, error) {
+	customerID = strings.ReplaceAll(customerID, "-", "")
+	url := fmt.Sprintf("%s/%s/customers/%s/googleAds:searchStream", c.cfg.BaseURL, c.cfg.APIVersion, customerID)
+	payload, err := json.Marshal(map[string]string{"query": query})
+	if err != nil {
+		return nil, fmt.Errorf("googleads: encode query: %w", err)
+	}
+	refreshed := false
+	backoff := c.cfg.RetryBackoff
+	for attempt := 0; ; attempt++ {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("googleads: rate limiter: %w", err)
+		}
+		token, err := c.tokens.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rows, apiErr, err := c.post(ctx, url, token, payload)
+		retry := false
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("googleads: searchStream: %w", ctx.Err())
+			}
+			retry = true // transport errors are as transient as a 5xx
+		case apiErr == nil:
+			return rows, nil
+		case apiErr.HTTPStatus == http.StatusUnauthorized || apiErr.Status == "UNAUTHENTICATED":
+			// The cached token looked valid but the API refused it (expired early
+			// or revoked): refresh once. A fresh token refused means the
+			// credentials themselves are bad.
+			if !refreshed {
+				refreshed = true
+				c.tokens.invalidate(token)
+				attempt--
+				continue
+			}
+			return nil, fmt.Errorf("googleads: customer %s: %w: %w", customerID, connectors.ErrReauthorize, apiErr)
+		case apiErr.hasCategory("authenticationError", "authorizationError"):
+			// Unapproved developer token, or the user lost access to the customer
+			// or manager: only reconnecting or reconfiguring fixes it.
+			return nil, fmt.Errorf("googleads: customer %s: %w: %w", customerID, connectors.ErrReauthorize, apiErr)
+		case apiErr.Status == "RESOURCE_EXHAUSTED" || apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr.hasCategory("quotaError"):
+			// Google sends no Retry-After header; the delay is only in
+			// quotaErrorDetails.retryDelay, if at all.
+			delay := apiErr.RetryDelay
+			if delay <= 0 {
+				delay = c.cfg.ThrottleBackoff
+			}
+			return nil, &connectors.ThrottledError{Platform: Platform, RetryAfter: delay, Detail: apiErr.Error()}
+		case apiErr.HTTPStatus >= 500:
+			err = apiErr
+			retry = true
+		default:
+			return nil, fmt.Errorf("googleads: customer %s: %w", customerID, apiErr)
+		}
+		if !retry || attempt >= c.cfg.MaxRetries {
+			return nil, fmt.Errorf("googleads: customer %s: giving up after %d attempts: %w", customerID, attempt+1, err)
+		}
+		if err := sleep(ctx, backoff); err != nil {
+			return nil, fmt.Errorf("googleads: searchStream: %w", err)
+		}
+		backoff *= 2
+	}
+}
+
+func (c *Client) post(ctx context.Context, url, token string, payload []byte) ([]json.RawMessage, *APIError, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, nil, fmt.Errorf("googleads: build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("developer-token", c.cfg.DeveloperToken)
+	req.Header.Set("Content-Type", "application/json")
+	if c.cfg.LoginCustomerID != "" {
+		req.Header.Set("login-customer-id", c.cfg.LoginCustomerID)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("googleads: searchStream: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("googleads: read searchStream body: %w", err)
+	}
+	return parseStream(resp.StatusCode, resp.Header.Get("request-id"), body)
+}
+
+// Currency returns the customer's currency_code, which every money metric is in.
+func (c *Client) Currency(ctx context.Context, customerID string) (string, error) {
+	c.mu.Lock()
+	cur, ok := c.currency[customerID]
+	c.mu.Unlock()
+	if ok {
+		return cur, nil
+	}
+	rows, err := c.search(ctx, customerID, "SELECT customer.currency_code FROM customer LIMIT 1")
+	if err != nil {
+		return "", err
+	}
+	var row struct {
+		Customer struct {
+			CurrencyCode string `json:"currencyCode"`
+		} `json:"customer"`
+	}
+	if len(rows) != 1 {
+		return "", fmt.Errorf("googleads: customer %s: currency query returned %d rows", customerID, len(rows))
+	}
+	if err := json.Unmarshal(rows[0], &row); err != nil || row.Customer.CurrencyCode == "" {
+		return "", fmt.Errorf("googleads: customer %s: no currency_code in %s", customerID, rows[0])
+	}
+	c.mu.Lock()
+	c.currency[customerID] = row.Customer.CurrencyCode
+	c.mu.Unlock()
+	return row.Customer.CurrencyCode, nil
+}
+
+// campaignRow is one GoogleAdsRow of the campaign query. Zero-valued metrics are
+// omitted by the API, which the zero values here cover.
+type campaignRow struct {
+	Campaign struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"campaign"`
+	Metrics struct {
+		Impressions      int64String `json:"impressions"`
+		Clicks           int64String `json:"clicks"`
+		CostMicros       int64String `json:"costMicros"`
+		Conversions      json.Number `json:"conversions"`
+		ConversionsValue json.Number `json:"conversionsValue"`
+	} `json:"metrics"`
+	Segments struct {
+		Date string `json:"date"`
+	} `json:"segments"`
+}
+
+// int64String decodes the API's int64 encoding (a JSON string), and tolerates a
+// bare number.
+type int64String int64
+
+func (n *int64String) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "" || s == "null" {
+		*n = 0
+		return nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("int64 value %s: %w", b, err)
+	}
+	*n = int64String(v)
+	return nil
+}
+
+// CampaignDays returns one record per campaign and day in [from, to] (dates in the
+// account's time zone, taken as UTC calendar days) with a single searchStream query.
+// A quota error is returned as *connectors.ThrottledError; see Sync to wait it out.
+func (c *Client) CampaignDays(ctx context.Context, customerID string, from, to time.Time) ([]connectors.CampaignDay, error) {
+	from, to = day(from), day(to)
+	if to.Before(from) {
+		return nil, fmt.Errorf("googleads: empty range %s..%s", from.Format(time.DateOnly), to.Format(time.DateOnly))
+	}
+	customerID = strings.ReplaceAll(customerID, "-", "")
+	currency, err := c.Currency(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	query := fmt.Sprintf("SELECT campaign.id, campaign.name, segments.date, metrics.impressions, metrics.clicks, "+
+		"metrics.conversions, metrics.conversions_value, metrics.cost_micros FROM campaign "+
+		"WHERE segments.date BETWEEN '%s' AND '%s' ORDER BY segments.date, campaign.id",
+		from.Format(time.DateOnly), to.Format(time.DateOnly))
+	raw, err := c.search(ctx, customerID, query)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]connectors.CampaignDay, 0, len(raw))
+	for _, r := range raw {
+		var row campaignRow
+		if err := json.Unmarshal(r, &row); err != nil {
+			return nil, fmt.Errorf("googleads: customer %s: decode row: %w", customerID, err)
+		}
+		d, err := time.Parse(time.DateOnly, row.Segments.Date)
+		if err != nil {
+			return nil, fmt.Errorf("googleads: customer %s: row date: %w", customerID, err)
+		}
+		var conv float64
+		if row.Metrics.Conversions != "" {
+			if conv, err = row.Metrics.Conversions.Float64(); err != nil {
+				return nil, fmt.Errorf("googleads: customer %s: conversions: %w", customerID, err)
+			}
+		}
+		revenue, err := DecimalToMicros(string(row.Metrics.ConversionsValue))
+		if err != nil {
+			return nil, fmt.Errorf("googleads: customer %s campaign %s: conversions_value: %w", customerID, row.Campaign.ID, err)
+		}
+		out = append(out, connectors.CampaignDay{
+			Platform:      Platform,
+			AccountID:     customerID,
+			CampaignID:    row.Campaign.ID,
+			CampaignName:  row.Campaign.Name,
+			Date:          d,
+			Impressions:   int64(row.Metrics.Impressions),
+			Clicks:        int64(row.Metrics.Clicks),
+			Conversions:   conv,
+			CostMicros:    int64(row.Metrics.CostMicros),
+			RevenueMicros: revenue,
+			Currency:      currency,
+		})
+	}
+	return out, nil
+}
+
+var million = big.NewRat(1_000_000, 1)
+
+// DecimalToMicros converts a decimal number in currency units ("42.5", "1e3", "")
+// to micros exactly, rounding half away from zero below a micro. It parses the
+// decimal text rather than multiplying a float64, because 2.01*1e6 in binary
+// floating point is 2009999.9999999998, which truncates to 2009999.
+func DecimalToMicros(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return 0, fmt.Errorf("not a decimal number: %q", s)
+	}
+	r.Mul(r, million)
+	// Round half away from zero: trunc((2·num + sign·den) / (2·den)).
+	num, den := new(big.Int).Set(r.Num()), r.Denom()
+	num.Mul(num, big.NewInt(2))
+	if num.Sign() >= 0 {
+		num.Add(num, den)
+	} else {
+		num.Sub(num, den)
+	}
+	q := num.Quo(num, new(big.Int).Mul(den, big.NewInt(2)))
+	if !q.IsInt64() {
+		return 0, fmt.Errorf("%q overflows int64 micros", s)
+	}
+	return q.Int64(), nil
+}
+
+// Sync reads [from, to] in chunks of Config.ChunkDays, waiting out quota errors for
+// the delay Google asked for (up to Config.MaxThrottleWaits times per chunk) so
+// finished chunks are not re-read. Other errors, including
+// connectors.ErrReauthorize, are returned at once.
+func (c *Client) Sync(ctx context.Context, customerID string, from, to time.Time) ([]connectors.CampaignDay, error) {
+	from, to = day(from), day(to)
+	var out []connectors.CampaignDay
+	for start := from; !start.After(to); start = start.AddDate(0, 0, c.cfg.ChunkDays) {
+		end := start.AddDate(0, 0, c.cfg.ChunkDays-1)
+		if end.After(to) {
+			end = to
+		}
+		for waits := 0; ; waits++ {
+			rows, err := c.CampaignDays(ctx, customerID, start, end)
+			var te *connectors.ThrottledError
+			if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
+				if err := sleep(ctx, te.RetryAfter); err != nil {
+					return nil, fmt.Errorf("googleads: waiting out throttle: %w", err)
+				}
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rows...)
+			break
+		}
+	}
+	return out, nil
+}
+
+func day(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
