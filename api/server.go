@@ -62,6 +62,8 @@ type Server struct {
 	// workflows and attribution serve /v1/attribution; nil or zero answer 503.
 	workflows   Workflows
 	attribution store.Attribution
+	syncs       Syncs
+	connections store.Connections
 	auth        *authCache
 	limits      *tenantLimiter
 	metrics     *metrics
@@ -82,6 +84,9 @@ type Deps struct {
 	// credits they write. Either may be nil/zero: their endpoints then answer 503.
 	Workflows   Workflows
 	Attribution store.Attribution
+	// Syncs and Connections serve /v1/connections; nil/zero: 503.
+	Syncs       Syncs
+	Connections store.Connections
 }
 
 // New wires the API's routes.
@@ -103,6 +108,8 @@ func New(opts Options, d Deps) *Server {
 		realtime:    d.Realtime,
 		workflows:   d.Workflows,
 		attribution: d.Attribution,
+		syncs:       d.Syncs,
+		connections: d.Connections,
 		auth:        newAuthCache(d.Tenants, 30*time.Second),
 		limits:      newTenantLimiter(opts.TenantRate, opts.TenantBurst),
 		metrics:     newMetrics(reg),
@@ -133,6 +140,7 @@ func (s *Server) routes() {
 	s.metricRoutes()
 	s.attributionRoutes()
 	s.modelRoutes()
+	s.syncRoutes()
 	s.handle("GET /healthz", s.handleHealth)
 	s.handle("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

@@ -32,6 +32,7 @@ type Config struct {
 	TemporalNamespace string        // TEMPORAL_NAMESPACE
 	AdminKey          string        // TOUCHPOINT_ADMIN_KEY
 	IdentitySecret    string        // TOUCHPOINT_IDENTITY_SECRET, key of the IP hashes identity matching compares
+	SecretsKey        string        // TOUCHPOINT_SECRETS_KEY, encrypts platform credentials at rest
 	DataDir           string        // TOUCHPOINT_DATA_DIR, state of the embedded dev services
 	MaxBodyBytes      int64         // TOUCHPOINT_MAX_BODY_BYTES
 	MaxBatchEvents    int           // TOUCHPOINT_MAX_BATCH_EVENTS
@@ -110,6 +111,7 @@ func fromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("TEMPORAL_NAMESPACE", &c.TemporalNamespace)
 	str("TOUCHPOINT_ADMIN_KEY", &c.AdminKey)
 	str("TOUCHPOINT_IDENTITY_SECRET", &c.IdentitySecret)
+	str("TOUCHPOINT_SECRETS_KEY", &c.SecretsKey)
 	str("TOUCHPOINT_DATA_DIR", &c.DataDir)
 	str("TOUCHPOINT_LOG_LEVEL", &c.LogLevel)
 	num("TOUCHPOINT_MAX_BODY_BYTES", func(v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return })

@@ -53,7 +53,7 @@ func loadProject(t *testing.T, env []string) (*types.Project, error) {
 
 func project(t *testing.T) *types.Project {
 	t.Helper()
-	p, err := loadProject(t, []string{"TOUCHPOINT_ADMIN_KEY=" + testAdminKey, "TOUCHPOINT_IDENTITY_SECRET=" + testAdminKey})
+	p, err := loadProject(t, []string{"TOUCHPOINT_ADMIN_KEY=" + testAdminKey, "TOUCHPOINT_IDENTITY_SECRET=" + testAdminKey, "TOUCHPOINT_SECRETS_KEY=" + testAdminKey})
 	if err != nil {
 		t.Fatalf("loading docker-compose.yml: %v", err)
 	}

@@ -21,6 +21,7 @@ type Deps struct {
 	Archive     *activities.Archive
 	Attribution *activities.Attribution // nil: attribution recomputes are not served
 	Identity    *activities.Identity    // nil: identity updates are not served
+	Sync        *activities.Sync        // nil: platform syncs are not served
 }
 
 // New returns a worker on workflows.TaskQueue with every workflow and activity registered.
@@ -39,6 +40,11 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 	if d.Identity != nil {
 		w.RegisterWorkflow(workflows.IdentityUpdate)
 		w.RegisterActivity(d.Identity)
+	}
+	if d.Sync != nil {
+		w.RegisterWorkflow(workflows.PlatformSync)
+		w.RegisterWorkflow(workflows.Backfill)
+		w.RegisterActivity(d.Sync)
 	}
 	return w
 }
@@ -91,6 +97,12 @@ func ensureSchedule(ctx context.Context, c client.Client, opts client.ScheduleOp
 		return fmt.Errorf("update schedule %s: %w", opts.ID, err)
 	}
 	return nil
+}
+
+// EnsureSyncSchedule creates a connection's recurring sync at its platform's
+// frequency, or updates the existing schedule to it.
+func EnsureSyncSchedule(ctx context.Context, c client.Client, in workflows.SyncInput) error {
+	return ensureSchedule(ctx, c, workflows.SyncScheduleOptions(in))
 }
 
 // The schedules of the identity graph and of attribution recomputation.

@@ -94,6 +94,13 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		return err
 	}
 	defer producer.Close()
+	// Without a secrets key /v1/connections answers 503 rather than the API failing.
+	conns := store.Connections{}
+	if key, err := secretsKey(cfg); err != nil {
+		slog.Warn("api: connections are not served", "err", err)
+	} else {
+		conns = store.Connections{DB: d.pool, Key: key}
+	}
 	srv := api.New(api.Options{
 		Rules:          events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew},
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -111,6 +118,8 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		Realtime:    &store.Realtime{RDB: d.rdb},
 		Workflows:   workflowsOf(d),
 		Attribution: store.Attribution{DB: d.pool},
+		Syncs:       syncsOf(d),
+		Connections: conns,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -144,6 +153,15 @@ func workflowsOf(d deps) api.Workflows {
 		return nil
 	}
 	return api.TemporalWorkflows{Client: d.temporal}
+}
+
+// syncsOf is the API's way to start and schedule platform syncs; nil (503) without
+// a Temporal client.
+func syncsOf(d deps) api.Syncs {
+	if d.temporal == nil {
+		return nil
+	}
+	return api.TemporalSyncs{Client: d.temporal}
 }
 
 func readinessChecks(cfg config.Config, d deps) []api.Check {

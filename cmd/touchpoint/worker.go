@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/touchpoint/touchpoint/activities"
 	"github.com/touchpoint/touchpoint/config"
@@ -42,11 +46,16 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	key, err := secretsKey(cfg)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	w := worker.New(d.temporal, worker.Deps{
 		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}},
 		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}, Links: store.Identity{DB: d.pool}},
 		Identity: &activities.Identity{Archive: store.Archive{DB: d.pool}, Links: store.Identity{DB: d.pool}, Codec: codec,
 			Secret: secret, Match: identity.DefaultMatchConfig()},
+		Sync: &activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}},
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
@@ -79,4 +88,44 @@ func identitySecret(cfg config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("identity secret: %w\n  set TOUCHPOINT_IDENTITY_SECRET", err)
 	}
 	return []byte(s), nil
+}
+
+// secretsKey is the key connection credentials are encrypted under: derived from the
+// TOUCHPOINT_SECRETS_KEY environment variable, or else from one generated once and
+// kept in the data dir. Set it in production, the same on the API and every worker.
+func secretsKey(cfg config.Config) ([]byte, error) {
+	if s := cfg.SecretsKey; s != "" {
+		if len(s) < 16 {
+			return nil, fmt.Errorf("TOUCHPOINT_SECRETS_KEY must be at least 16 characters")
+		}
+		return store.SecretsKey(s), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("secrets key: %w\n  set TOUCHPOINT_SECRETS_KEY", err)
+	}
+	path := filepath.Join(cfg.DataDir, "secrets-key")
+	// The API and the worker of `touchpoint dev` may race to create it: the file is
+	// created exclusively and whoever loses reads the winner's key.
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		_, werr := f.WriteString(secret + "\n")
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return nil, fmt.Errorf("secrets key: %w", werr)
+		}
+		return store.SecretsKey(secret), nil
+	}
+	for range 50 {
+		if b, err := os.ReadFile(path); err == nil && strings.HasSuffix(string(b), "\n") {
+			return store.SecretsKey(strings.TrimSpace(string(b))), nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("secrets key: cannot read %s\n  set TOUCHPOINT_SECRETS_KEY", path)
 }

@@ -1,0 +1,309 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/touchpoint/touchpoint"
+	"github.com/touchpoint/touchpoint/activities"
+	"github.com/touchpoint/touchpoint/store"
+	"github.com/touchpoint/touchpoint/worker"
+	"github.com/touchpoint/touchpoint/workflows"
+)
+
+// Syncs starts and schedules the platform sync workflows.
+type Syncs interface {
+	// EnsureSchedule creates the connection's recurring sync, or updates it.
+	EnsureSchedule(ctx context.Context, in workflows.SyncInput) error
+	// DeleteSchedule removes it; a missing schedule is not an error.
+	DeleteSchedule(ctx context.Context, in workflows.SyncInput) error
+	// StartSync starts a sync; while one runs it returns a *RunningError.
+	StartSync(ctx context.Context, in workflows.SyncInput) (workflowID, runID string, err error)
+	// StartBackfill starts a backfill; while one runs it returns a *RunningError.
+	StartBackfill(ctx context.Context, in workflows.BackfillInput) (workflowID, runID string, err error)
+	// BackfillProgress queries a backfill; an unknown one is ENotFound.
+	BackfillProgress(ctx context.Context, workflowID string) (workflows.BackfillProgress, error)
+}
+
+// RunningError says the workflow asked for already runs.
+type RunningError struct{ WorkflowID, RunID string }
+
+func (e *RunningError) Error() string { return "workflow " + e.WorkflowID + " is already running" }
+
+// TemporalSyncs is Syncs on a Temporal client.
+type TemporalSyncs struct{ Client client.Client }
+
+// EnsureSchedule implements Syncs.
+func (t TemporalSyncs) EnsureSchedule(ctx context.Context, in workflows.SyncInput) error {
+	return worker.EnsureSyncSchedule(ctx, t.Client, in)
+}
+
+// DeleteSchedule implements Syncs.
+func (t TemporalSyncs) DeleteSchedule(ctx context.Context, in workflows.SyncInput) error {
+	err := t.Client.ScheduleClient().GetHandle(ctx, workflows.SyncScheduleID(in.Tenant, in.Platform, in.ConnectionID)).Delete(ctx)
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("delete sync schedule: %w", err)
+	}
+	return nil
+}
+
+func started(run client.WorkflowRun, err error) (string, string, error) {
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return "", "", &RunningError{RunID: already.RunId}
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("start workflow: %w", err)
+	}
+	return run.GetID(), run.GetRunID(), nil
+}
+
+// StartSync implements Syncs.
+func (t TemporalSyncs) StartSync(ctx context.Context, in workflows.SyncInput) (string, string, error) {
+	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.SyncStartOptions(in), workflows.PlatformSync, in))
+	var re *RunningError
+	if errors.As(err, &re) {
+		re.WorkflowID = workflows.SyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID)
+	}
+	return id, run, err
+}
+
+// StartBackfill implements Syncs.
+func (t TemporalSyncs) StartBackfill(ctx context.Context, in workflows.BackfillInput) (string, string, error) {
+	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(in), workflows.Backfill, in))
+	var re *RunningError
+	if errors.As(err, &re) {
+		re.WorkflowID = workflows.BackfillWorkflowID(in.Tenant, in.Platform, in.ConnectionID)
+	}
+	return id, run, err
+}
+
+// BackfillProgress implements Syncs.
+func (t TemporalSyncs) BackfillProgress(ctx context.Context, workflowID string) (workflows.BackfillProgress, error) {
+	var p workflows.BackfillProgress
+	v, err := t.Client.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return p, touchpoint.Errorf(touchpoint.ENotFound, "no backfill %s", workflowID)
+		}
+		return p, fmt.Errorf("query %s: %w", workflowID, err)
+	}
+	if err := v.Get(&p); err != nil {
+		return p, fmt.Errorf("query %s: %w", workflowID, err)
+	}
+	return p, nil
+}
+
+func (s *Server) syncRoutes() {
+	s.handle("POST /v1/connections", s.requireTenant(s.needSyncs(s.handleCreateConnection)))
+	s.handle("GET /v1/connections", s.requireTenant(s.needSyncs(s.handleListConnections)))
+	s.handle("DELETE /v1/connections/{id}", s.requireTenant(s.needSyncs(s.handleDeleteConnection)))
+	s.handle("POST /v1/connections/{id}/sync", s.requireTenant(s.needSyncs(s.handleStartSync)))
+	s.handle("POST /v1/connections/{id}/backfill", s.requireTenant(s.needSyncs(s.handleStartBackfill)))
+	s.handle("GET /v1/connections/{id}/backfill", s.requireTenant(s.needSyncs(s.handleBackfillProgress)))
+}
+
+func (s *Server) needSyncs(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.syncs == nil || s.connections.DB == nil {
+			writeError(w, r, touchpoint.Errorf(touchpoint.EUnavailable, "platform syncs are not served by this instance"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+var connectionIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+type connectionRequest struct {
+	ConnectionID string          `json:"connection_id"`
+	Platform     string          `json:"platform"`
+	AccountID    string          `json:"account_id"`
+	Credentials  json.RawMessage `json:"credentials"`
+}
+
+func validCredentials(platform string, raw json.RawMessage) error {
+	switch platform {
+	case activities.PlatformGoogleAds:
+		var c activities.GoogleAdsCredentials
+		if err := json.Unmarshal(raw, &c); err != nil || c.DeveloperToken == "" || c.ClientID == "" || c.RefreshToken == "" {
+			return touchpoint.Errorf(touchpoint.EInvalid, "googleads credentials need developer_token, client_id, client_secret and refresh_token")
+		}
+	case activities.PlatformMeta:
+		var c activities.MetaCredentials
+		if err := json.Unmarshal(raw, &c); err != nil || c.AccessToken == "" {
+			return touchpoint.Errorf(touchpoint.EInvalid, "meta credentials need access_token")
+		}
+	default:
+		return touchpoint.Errorf(touchpoint.EInvalid, "platform must be googleads or meta")
+	}
+	return nil
+}
+
+func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request) {
+	var req connectionRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !connectionIDPattern.MatchString(req.ConnectionID) {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "connection_id must match %s", connectionIDPattern))
+		return
+	}
+	if req.AccountID == "" {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "account_id is required"))
+		return
+	}
+	if err := validCredentials(req.Platform, req.Credentials); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	tenant := tenantOf(r.Context())
+	c, err := s.connections.Create(r.Context(), store.Connection{TenantID: tenant, ConnectionID: req.ConnectionID,
+		Platform: req.Platform, AccountID: req.AccountID, Credentials: req.Credentials})
+	if errors.Is(err, store.ErrConnectionExists) {
+		err = touchpoint.Errorf(touchpoint.EConflict, "connection %s already exists", req.ConnectionID)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	in := workflows.SyncInput{Tenant: tenant, Platform: c.Platform, ConnectionID: c.ConnectionID}
+	if err := s.syncs.EnsureSchedule(r.Context(), in); err != nil {
+		// The connection stays; creating it again answers 409, so undo it instead.
+		_ = s.connections.Delete(context.WithoutCancel(r.Context()), tenant, c.ConnectionID)
+		writeError(w, r, touchpoint.Errorf(touchpoint.EUnavailable, "schedule the sync: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) handleListConnections(w http.ResponseWriter, r *http.Request) {
+	list, err := s.connections.List(r.Context(), tenantOf(r.Context()))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connections": list})
+}
+
+// connection returns the path's connection of the caller's tenant, or answers 404.
+func (s *Server) connection(w http.ResponseWriter, r *http.Request) (store.Connection, bool) {
+	c, err := s.connections.Get(r.Context(), tenantOf(r.Context()), r.PathValue("id"))
+	if errors.Is(err, store.ErrConnectionNotFound) {
+		err = touchpoint.Errorf(touchpoint.ENotFound, "no connection %s", r.PathValue("id"))
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return c, false
+	}
+	return c, true
+}
+
+func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.connection(w, r)
+	if !ok {
+		return
+	}
+	in := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
+	if err := s.syncs.DeleteSchedule(r.Context(), in); err != nil {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EUnavailable, "delete the sync schedule: %v", err))
+		return
+	}
+	if err := s.connections.Delete(r.Context(), c.TenantID, c.ConnectionID); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type startedResponse struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id,omitempty"`
+}
+
+type runningBody struct {
+	Error      string `json:"error"`
+	Kind       string `json:"kind"`
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id,omitempty"`
+}
+
+func writeStarted(w http.ResponseWriter, r *http.Request, id, run string, err error) {
+	var re *RunningError
+	if errors.As(err, &re) {
+		writeJSON(w, http.StatusConflict, runningBody{Error: re.Error(), Kind: touchpoint.EConflict, WorkflowID: re.WorkflowID, RunID: re.RunID})
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, startedResponse{WorkflowID: id, RunID: run})
+}
+
+func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.connection(w, r)
+	if !ok {
+		return
+	}
+	id, run, err := s.syncs.StartSync(r.Context(), workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID})
+	writeStarted(w, r, id, run, err)
+}
+
+type backfillRequest struct {
+	From      string `json:"from"` // YYYY-MM-DD
+	To        string `json:"to"`   // YYYY-MM-DD, inclusive
+	ChunkDays int    `json:"chunk_days,omitempty"`
+}
+
+func (s *Server) handleStartBackfill(w http.ResponseWriter, r *http.Request) {
+	var req backfillRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	from, ferr := time.Parse(time.DateOnly, req.From)
+	to, terr := time.Parse(time.DateOnly, req.To)
+	if ferr != nil || terr != nil || to.Before(from) || to.Sub(from) > 3*366*24*time.Hour || req.ChunkDays < 0 || req.ChunkDays > 366 {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "from and to must be dates (YYYY-MM-DD), from <= to, at most three years apart"))
+		return
+	}
+	c, ok := s.connection(w, r)
+	if !ok {
+		return
+	}
+	in := workflows.BackfillInput{SyncInput: workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID},
+		From: from, To: to, ChunkDays: req.ChunkDays}
+	id, run, err := s.syncs.StartBackfill(r.Context(), in)
+	writeStarted(w, r, id, run, err)
+}
+
+type backfillProgressResponse struct {
+	WorkflowID string                     `json:"workflow_id"`
+	Progress   workflows.BackfillProgress `json:"progress"`
+}
+
+func (s *Server) handleBackfillProgress(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.connection(w, r)
+	if !ok {
+		return
+	}
+	id := workflows.BackfillWorkflowID(c.TenantID, c.Platform, c.ConnectionID)
+	p, err := s.syncs.BackfillProgress(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, backfillProgressResponse{WorkflowID: id, Progress: p})
+}
