@@ -111,6 +111,7 @@ func (s *Server) syncRoutes() {
 	s.handle("POST /v1/connections/{id}/sync", s.requireTenant(s.needSyncs(s.handleStartSync)))
 	s.handle("POST /v1/connections/{id}/backfill", s.requireTenant(s.needSyncs(s.handleStartBackfill)))
 	s.handle("GET /v1/connections/{id}/backfill", s.requireTenant(s.needSyncs(s.handleBackfillProgress)))
+	s.scheduleRoutes()
 }
 
 func (s *Server) needSyncs(h http.HandlerFunc) http.HandlerFunc {

@@ -28,6 +28,9 @@ type deps struct {
 	temporal client.Client
 	codec    *events.Codec
 	registry *prometheus.Registry // shared by the components of one process
+	// fakes are the local platform fakes syncs call instead of the real APIs
+	// (`touchpoint dev -fake-platforms`); zero: the platforms' own URLs.
+	fakes fakePlatforms
 }
 
 func (d deps) close() {

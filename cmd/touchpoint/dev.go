@@ -41,6 +41,7 @@ func runDev(ctx context.Context, cfg config.Config, args []string) error {
 	fs.StringVar(&ports.registry, "registry-addr", "127.0.0.1:8081", "address of the embedded schema registry")
 	fs.IntVar(&ports.temporal, "temporal-port", 7233, "gRPC port of the Temporal dev server")
 	fs.IntVar(&ports.temporalUI, "temporal-ui-port", 8233, "port of the Temporal Web UI")
+	fakes := fs.Bool("fake-platforms", false, "serve fake Google Ads and Meta APIs on local ports and sync connections against them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,11 +76,18 @@ func runDev(ctx context.Context, cfg config.Config, args []string) error {
 	}
 	defer d.close()
 	d.registry = api.NewRegistry()
+	if *fakes {
+		var stop func()
+		if d.fakes, stop, err = startFakePlatforms(); err != nil {
+			return err
+		}
+		defer stop()
+	}
 	demoKey, err := demoAPIKey(ctx, cfg, store.Tenants{DB: d.pool})
 	if err != nil {
 		return err
 	}
-	return runServices(ctx, cfg, d, func(apiAddr string) { printBanner(cfg, ports, apiAddr, demoKey) })
+	return runServices(ctx, cfg, d, func(apiAddr string) { printBanner(cfg, ports, apiAddr, demoKey, d.fakes) })
 }
 
 // startEmbedded starts the dev services whose addresses are not configured and points
@@ -184,7 +192,7 @@ func demoAPIKey(ctx context.Context, cfg config.Config, tenants store.Tenants) (
 	return key, nil
 }
 
-func printBanner(cfg config.Config, ports devPorts, apiAddr, demoKey string) {
+func printBanner(cfg config.Config, ports devPorts, apiAddr, demoKey string, fakes fakePlatforms) {
 	fmt.Fprintf(os.Stderr, `
 Touchpoint dev stack is up.
   API              http://%s   (POST /v1/events, /healthz, /readyz)
@@ -199,4 +207,7 @@ Data lives in %s. Press Ctrl-C to stop.
 
 `, apiAddr, apiAddr, ports.temporalUI, cfg.TemporalAddress, strings.Join(cfg.KafkaBrokers, ","), cfg.EventsTopic, cfg.DLQTopic,
 		cfg.SchemaRegistryURL, demoTenant, demoKey, cfg.AdminKey, cfg.DataDir)
+	if fakes.googleAds != "" {
+		fmt.Fprint(os.Stderr, fakes.banner(apiAddr, demoKey))
+	}
 }

@@ -55,7 +55,7 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}, Links: store.Identity{DB: d.pool}},
 		Identity: &activities.Identity{Archive: store.Archive{DB: d.pool}, Links: store.Identity{DB: d.pool}, Codec: codec,
 			Secret: secret, Match: identity.DefaultMatchConfig()},
-		Sync: &activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}},
+		Sync: d.fakes.sync(&activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}}),
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
