@@ -287,7 +287,7 @@ func (c *Client) call(ctx context.Context, propertyID, method string, body any) 
 		if attempt >= c.cfg.MaxRetries {
 			return nil, fmt.Errorf("ga4: property %s: giving up after %d attempts: %w", propertyID, attempt+1, err)
 		}
-		if err := sleep(ctx, backoff); err != nil {
+		if err := connectors.Sleep(ctx, backoff); err != nil {
 			return nil, fmt.Errorf("ga4: %s: %w", method, err)
 		}
 		backoff *= 2
@@ -329,7 +329,7 @@ func (c *Client) callWaiting(ctx context.Context, propertyID, method string, bod
 		rep, err := c.call(ctx, propertyID, method, body)
 		var te *connectors.ThrottledError
 		if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-			if err := sleep(ctx, te.RetryAfter); err != nil {
+			if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
 				return nil, fmt.Errorf("ga4: waiting out throttle: %w", err)
 			}
 			continue
@@ -442,7 +442,7 @@ func normalise(rep *Report, propertyID string) ([]connectors.CampaignDay, error)
 				return nil, fmt.Errorf("ga4: property %s: conversions: %w", propertyID, err)
 			}
 		}
-		rev, err := DecimalToMicros(mv(5))
+		rev, err := connectors.DecimalToMicros(mv(5))
 		if err != nil {
 			return nil, fmt.Errorf("ga4: property %s: totalRevenue: %w", propertyID, err)
 		}
@@ -517,45 +517,7 @@ func (c *Client) Realtime(ctx context.Context, propertyID string, minutes int) (
 	return out, nil
 }
 
-var million = big.NewRat(1_000_000, 1)
-
-// DecimalToMicros converts a decimal string in currency units to micros exactly,
-// rounding half away from zero below a micro ("" is 0).
-func DecimalToMicros(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return 0, fmt.Errorf("not a decimal number: %q", s)
-	}
-	r.Mul(r, million)
-	num, den := new(big.Int).Set(r.Num()), r.Denom()
-	num.Mul(num, big.NewInt(2))
-	if num.Sign() >= 0 {
-		num.Add(num, den)
-	} else {
-		num.Sub(num, den)
-	}
-	q := num.Quo(num, new(big.Int).Mul(den, big.NewInt(2)))
-	if !q.IsInt64() {
-		return 0, fmt.Errorf("%q overflows int64 micros", s)
-	}
-	return q.Int64(), nil
-}
-
 func day(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

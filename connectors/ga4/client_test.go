@@ -267,9 +267,9 @@ func TestDecimalToMicros(t *testing.T) {
 	for in, want := range map[string]int64{
 		"": 0, "0": 0, "2.01": 2_010_000, "1234.56": 1_234_560_000, "0.0000005": 1, "0.0000004": 0, "1e3": 1_000_000_000,
 	} {
-		got, err := DecimalToMicros(in)
+		got, err := connectors.DecimalToMicros(in)
 		if err != nil || got != want {
-			t.Errorf("DecimalToMicros(%q) = %d, %v; want %d", in, got, err, want)
+			t.Errorf("connectors.DecimalToMicros(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -347,7 +346,7 @@ func (c *Client) search(ctx context.Context, customerID, query string) ([]json.R
 		if !retry || attempt >= c.cfg.MaxRetries {
 			return nil, fmt.Errorf("googleads: customer %s: giving up after %d attempts: %w", customerID, attempt+1, err)
 		}
-		if err := sleep(ctx, backoff); err != nil {
+		if err := connectors.Sleep(ctx, backoff); err != nil {
 			return nil, fmt.Errorf("googleads: searchStream: %w", err)
 		}
 		backoff *= 2
@@ -480,7 +479,7 @@ func (c *Client) CampaignDays(ctx context.Context, customerID string, from, to t
 				return nil, fmt.Errorf("googleads: customer %s: conversions: %w", customerID, err)
 			}
 		}
-		revenue, err := DecimalToMicros(string(row.Metrics.ConversionsValue))
+		revenue, err := connectors.DecimalToMicros(string(row.Metrics.ConversionsValue))
 		if err != nil {
 			return nil, fmt.Errorf("googleads: customer %s campaign %s: conversions_value: %w", customerID, row.Campaign.ID, err)
 		}
@@ -501,36 +500,6 @@ func (c *Client) CampaignDays(ctx context.Context, customerID string, from, to t
 	return out, nil
 }
 
-var million = big.NewRat(1_000_000, 1)
-
-// DecimalToMicros converts a decimal number in currency units ("42.5", "1e3", "")
-// to micros exactly, rounding half away from zero below a micro. It parses the
-// decimal text rather than multiplying a float64, because 2.01*1e6 in binary
-// floating point is 2009999.9999999998, which truncates to 2009999.
-func DecimalToMicros(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return 0, fmt.Errorf("not a decimal number: %q", s)
-	}
-	r.Mul(r, million)
-	// Round half away from zero: trunc((2·num + sign·den) / (2·den)).
-	num, den := new(big.Int).Set(r.Num()), r.Denom()
-	num.Mul(num, big.NewInt(2))
-	if num.Sign() >= 0 {
-		num.Add(num, den)
-	} else {
-		num.Sub(num, den)
-	}
-	q := num.Quo(num, new(big.Int).Mul(den, big.NewInt(2)))
-	if !q.IsInt64() {
-		return 0, fmt.Errorf("%q overflows int64 micros", s)
-	}
-	return q.Int64(), nil
-}
-
 // Sync reads [from, to] in chunks of Config.ChunkDays, waiting out quota errors for
 // the delay Google asked for (up to Config.MaxThrottleWaits times per chunk) so
 // finished chunks are not re-read. Other errors, including
@@ -547,7 +516,7 @@ func (c *Client) Sync(ctx context.Context, customerID string, from, to time.Time
 			rows, err := c.CampaignDays(ctx, customerID, start, end)
 			var te *connectors.ThrottledError
 			if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-				if err := sleep(ctx, te.RetryAfter); err != nil {
+				if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
 					return nil, fmt.Errorf("googleads: waiting out throttle: %w", err)
 				}
 				continue
@@ -565,15 +534,4 @@ func (c *Client) Sync(ctx context.Context, customerID string, from, to time.Time
 func day(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -322,14 +322,14 @@ func TestDecimalToMicros(t *testing.T) {
 		"-0.0000005":           -1,
 		"9223372036854.775807": 9223372036854775807,
 	} {
-		got, err := DecimalToMicros(in)
+		got, err := connectors.DecimalToMicros(in)
 		if err != nil || got != want {
-			t.Errorf("DecimalToMicros(%q) = %d, %v; want %d", in, got, err, want)
+			t.Errorf("connectors.DecimalToMicros(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"abc", "9223372036854.775808"} {
-		if _, err := DecimalToMicros(bad); err == nil {
-			t.Errorf("DecimalToMicros(%q) succeeded, want error", bad)
+		if _, err := connectors.DecimalToMicros(bad); err == nil {
+			t.Errorf("connectors.DecimalToMicros(%q) succeeded, want error", bad)
 		}
 	}
 	// Guard the premise of the cases above: a float multiply truncates 2.01 wrongly.

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -253,7 +252,7 @@ func (c *Client) get(ctx context.Context, path, rawQuery string, out any) error 
 		if attempt >= c.cfg.MaxRetries {
 			return fmt.Errorf("linkedin: %s: giving up after %d attempts: %w", path, attempt+1, err)
 		}
-		if err := sleep(ctx, backoff); err != nil {
+		if err := connectors.Sleep(ctx, backoff); err != nil {
 			return fmt.Errorf("linkedin: %s: %w", path, err)
 		}
 		backoff *= 2
@@ -286,7 +285,7 @@ func (c *Client) getWaiting(ctx context.Context, path, rawQuery string, out any)
 		err := c.get(ctx, path, rawQuery, out)
 		var te *connectors.ThrottledError
 		if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-			if err := sleep(ctx, te.RetryAfter); err != nil {
+			if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
 				return fmt.Errorf("linkedin: waiting out throttle: %w", err)
 			}
 			continue
@@ -439,11 +438,11 @@ func normalise(el analyticsElement, accountID, currency string, names map[string
 	id := strings.TrimPrefix(el.PivotValues[0], campaignURN)
 	s := el.DateRange.Start
 	d := time.Date(s.Year, time.Month(s.Month), s.Day, 0, 0, 0, 0, time.UTC)
-	cost, err := DecimalToMicros(el.CostInLocalCurrency)
+	cost, err := connectors.DecimalToMicros(el.CostInLocalCurrency)
 	if err != nil {
 		return connectors.CampaignDay{}, fmt.Errorf("linkedin: campaign %s: costInLocalCurrency: %w", id, err)
 	}
-	rev, err := DecimalToMicros(el.ConversionValueInLocalCurrency)
+	rev, err := connectors.DecimalToMicros(el.ConversionValueInLocalCurrency)
 	if err != nil {
 		return connectors.CampaignDay{}, fmt.Errorf("linkedin: campaign %s: conversionValueInLocalCurrency: %w", id, err)
 	}
@@ -479,45 +478,7 @@ func sortRows(rows []connectors.CampaignDay) {
 	}
 }
 
-var million = big.NewRat(1_000_000, 1)
-
-// DecimalToMicros converts a decimal string in currency units to micros exactly,
-// rounding half away from zero below a micro ("" is 0).
-func DecimalToMicros(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return 0, fmt.Errorf("not a decimal number: %q", s)
-	}
-	r.Mul(r, million)
-	num, den := new(big.Int).Set(r.Num()), r.Denom()
-	num.Mul(num, big.NewInt(2))
-	if num.Sign() >= 0 {
-		num.Add(num, den)
-	} else {
-		num.Sub(num, den)
-	}
-	q := num.Quo(num, new(big.Int).Mul(den, big.NewInt(2)))
-	if !q.IsInt64() {
-		return 0, fmt.Errorf("%q overflows int64 micros", s)
-	}
-	return q.Int64(), nil
-}
-
 func day(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

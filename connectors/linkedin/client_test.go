@@ -239,12 +239,12 @@ func TestDecimalToMicros(t *testing.T) {
 		"": 0, "0": 0, "209.449": 209_449_000, "2.01": 2_010_000, "0.0000005": 1, "-0.0000005": -1,
 		"0.0000004": 0, "12345678.123456": 12_345_678_123_456,
 	} {
-		got, err := DecimalToMicros(in)
+		got, err := connectors.DecimalToMicros(in)
 		if err != nil || got != want {
-			t.Errorf("DecimalToMicros(%q) = %d, %v; want %d", in, got, err, want)
+			t.Errorf("connectors.DecimalToMicros(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	if _, err := DecimalToMicros("abc"); err == nil {
+	if _, err := connectors.DecimalToMicros("abc"); err == nil {
 		t.Error("want error for abc")
 	}
 }

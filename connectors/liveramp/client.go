@@ -224,7 +224,7 @@ func (c *Client) call(ctx context.Context, u string, payload []byte) ([]byte, er
 					return nil, te
 				}
 				waits++
-				if err := sleep(ctx, d); err != nil {
+				if err := connectors.Sleep(ctx, d); err != nil {
 					return nil, fmt.Errorf("liveramp: waiting out throttle: %w", err)
 				}
 				continue
@@ -238,7 +238,7 @@ func (c *Client) call(ctx context.Context, u string, payload []byte) ([]byte, er
 			return nil, fmt.Errorf("liveramp: giving up after %d attempts: %w", retries+1, err)
 		}
 		retries++
-		if err := sleep(ctx, backoff); err != nil {
+		if err := connectors.Sleep(ctx, backoff); err != nil {
 			return nil, err
 		}
 		backoff *= 2
@@ -364,15 +364,4 @@ func MergeIdentity(existing, incoming Identity) Identity {
 		out.GDPR, out.CCPA = existing.GDPR || incoming.GDPR, existing.CCPA || incoming.CCPA
 	}
 	return out
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -310,7 +310,7 @@ func (c *Client) awaitReportRun(ctx context.Context, runID string) error {
 			// campaign, which the caller can do by asking for shorter ranges.
 			return fmt.Errorf("meta: report run %s: %s (error code %d)", runID, st.Status, st.ErrorCode)
 		}
-		if err := sleep(ctx, c.PollInterval); err != nil {
+		if err := connectors.Sleep(ctx, c.PollInterval); err != nil {
 			return fmt.Errorf("meta: report run %s at %d%%: %w", runID, st.Percent, err)
 		}
 	}
@@ -351,7 +351,7 @@ func (c *Client) call(ctx context.Context, method, path string, params url.Value
 			}
 			wait = backoff
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := connectors.Sleep(ctx, wait); err != nil {
 			return fmt.Errorf("meta: waiting to retry %s %s: %w", method, path, err)
 		}
 	}
@@ -443,17 +443,6 @@ func regainAfter(h http.Header) time.Duration {
 		wait = max(wait, time.Duration(acc.Reset)*time.Second)
 	}
 	return wait
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 type action struct {

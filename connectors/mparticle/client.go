@@ -218,7 +218,7 @@ func (c *Client) call(ctx context.Context, method, u string, auth func(*http.Req
 					return nil, te
 				}
 				waits++
-				if err := sleep(ctx, d); err != nil {
+				if err := connectors.Sleep(ctx, d); err != nil {
 					return nil, fmt.Errorf("mparticle: waiting out throttle: %w", err)
 				}
 				continue
@@ -232,7 +232,7 @@ func (c *Client) call(ctx context.Context, method, u string, auth func(*http.Req
 			return nil, fmt.Errorf("mparticle: giving up after %d attempts: %w", retries+1, err)
 		}
 		retries++
-		if err := sleep(ctx, backoff); err != nil {
+		if err := connectors.Sleep(ctx, backoff); err != nil {
 			return nil, err
 		}
 		backoff *= 2
@@ -455,15 +455,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -25,7 +25,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/touchpoint/touchpoint/connectors"
-	"github.com/touchpoint/touchpoint/connectors/googleads"
 )
 
 // Platform is the value of CampaignDay.Platform and ThrottledError.Platform.
@@ -178,7 +177,7 @@ func (c *Client) Query(ctx context.Context, hogql string) (*QueryResponse, error
 		if attempt >= c.cfg.MaxRetries {
 			return nil, fmt.Errorf("posthog: giving up after %d attempts: %w", attempt+1, err)
 		}
-		if err := sleep(ctx, backoff); err != nil {
+		if err := connectors.Sleep(ctx, backoff); err != nil {
 			return nil, err
 		}
 		backoff *= 2
@@ -241,7 +240,7 @@ func (c *Client) CampaignDays(ctx context.Context, from, to time.Time) ([]connec
 			qr, err = c.Query(ctx, c.CampaignQuery(from, to, c.cfg.PageSize, offset))
 			var te *connectors.ThrottledError
 			if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-				if err := sleep(ctx, te.RetryAfter); err != nil {
+				if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
 					return nil, fmt.Errorf("posthog: waiting out throttle: %w", err)
 				}
 				continue
@@ -299,7 +298,7 @@ func (c *Client) row(r []json.RawMessage) (connectors.CampaignDay, error) {
 	default:
 		rs = fmt.Sprint(v)
 	}
-	if cd.RevenueMicros, err = googleads.DecimalToMicros(rs); err != nil {
+	if cd.RevenueMicros, err = connectors.DecimalToMicros(rs); err != nil {
 		return cd, fmt.Errorf("posthog: revenue: %w", err)
 	}
 	return cd, nil
@@ -308,15 +307,4 @@ func (c *Client) row(r []json.RawMessage) (connectors.CampaignDay, error) {
 func day(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -165,7 +165,7 @@ func (c *Client) call(ctx context.Context, method, u, user string, payload []byt
 					return nil, te
 				}
 				waits++
-				if err := sleep(ctx, te.RetryAfter); err != nil {
+				if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
 					return nil, fmt.Errorf("segment: waiting out throttle: %w", err)
 				}
 				continue
@@ -179,7 +179,7 @@ func (c *Client) call(ctx context.Context, method, u, user string, payload []byt
 			return nil, fmt.Errorf("segment: giving up after %d attempts: %w", retries+1, err)
 		}
 		retries++
-		if err := sleep(ctx, backoff); err != nil {
+		if err := connectors.Sleep(ctx, backoff); err != nil {
 			return nil, err
 		}
 		backoff *= 2
@@ -395,15 +395,4 @@ func (c *Client) Send(ctx context.Context, profiles []Profile, events []TrackEve
 		}
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
