@@ -19,18 +19,15 @@
 package ga4
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -84,10 +81,8 @@ type Config struct {
 
 // Client reads reports for the properties one connection can reach.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	limiter *rate.Limiter
-	tokens  *tokenCache
+	cfg  Config
+	doer *connectors.Doer
 }
 
 // New validates cfg and returns a Client.
@@ -137,51 +132,16 @@ func New(cfg Config) (*Client, error) {
 		Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		Scopes:       []string{"https://www.googleapis.com/auth/analytics.readonly"},
 	}
-	return &Client{cfg: cfg, http: hc, limiter: lim, tokens: &tokenCache{cfg: oc, refresh: cfg.RefreshToken, http: hc}}, nil
-}
-
-// tokenCache holds the current access token, and lets a token the API refused be
-// dropped (oauth2.ReuseTokenSource cannot).
-type tokenCache struct {
-	cfg     *oauth2.Config
-	refresh string
-	http    *http.Client
-
-	mu  sync.Mutex
-	tok *oauth2.Token
-}
-
-func (t *tokenCache) token(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok.Valid() {
-		return t.tok.AccessToken, nil
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.http)
-	tok, err := t.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: t.refresh}).Token()
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			switch re.ErrorCode {
-			case "invalid_grant", "invalid_client", "unauthorized_client":
-				return "", fmt.Errorf("ga4: refresh access token: %w: %w", connectors.ErrReauthorize, err)
-			}
-		}
-		return "", fmt.Errorf("ga4: refresh access token: %w", err)
-	}
-	if tok.RefreshToken != "" {
-		t.refresh = tok.RefreshToken
-	}
-	t.tok = tok
-	return tok.AccessToken, nil
-}
-
-func (t *tokenCache) invalidate(token string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != nil && t.tok.AccessToken == token {
-		t.tok = nil
-	}
+	// Quota errors are returned at once (MaxThrottleWaits 0) and waited out by
+	// callWaiting; Realtime leaves them to its caller.
+	return &Client{cfg: cfg, doer: &connectors.Doer{
+		Platform:   Platform,
+		HTTP:       hc,
+		Limiter:    lim,
+		Tokens:     connectors.NewRefreshTokens(oc, cfg.RefreshToken, hc),
+		MaxRetries: cfg.MaxRetries,
+		Backoff:    cfg.RetryBackoff,
+	}}, nil
 }
 
 // APIError is a Google API error body.
@@ -229,69 +189,57 @@ type Report struct {
 // on a 401, retries 5xx and transport errors, and returns connectors.ErrReauthorize
 // for refused credentials and *connectors.ThrottledError for RESOURCE_EXHAUSTED.
 func (c *Client) call(ctx context.Context, propertyID, method string, body any) (*Report, error) {
-	u := fmt.Sprintf("%s/%s/properties/%s:%s", c.cfg.BaseURL, c.cfg.APIVersion, propertyID, method)
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("ga4: encode request: %w", err)
 	}
-	refreshed := false
-	backoff := c.cfg.RetryBackoff
-	for attempt := 0; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("ga4: rate limiter: %w", err)
-		}
-		token, err := c.tokens.token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		status, respBody, err := c.post(ctx, u, token, payload)
-		if err == nil && status == http.StatusOK {
-			var rep Report
-			if err := json.Unmarshal(respBody, &rep); err != nil {
-				return nil, fmt.Errorf("ga4: decode %s: %w", method, err)
-			}
-			return &rep, nil
-		}
-		if err != nil && ctx.Err() != nil {
-			return nil, fmt.Errorf("ga4: %s: %w", method, ctx.Err())
-		}
-		if err == nil {
-			var wrapped struct {
-				Error *APIError `json:"error"`
-			}
-			_ = json.Unmarshal(respBody, &wrapped)
-			apiErr := wrapped.Error
-			if apiErr == nil {
-				apiErr = &APIError{Message: fmt.Sprintf("%.200s", respBody)}
-			}
-			apiErr.HTTPStatus = status
-			switch {
-			case status == http.StatusUnauthorized || apiErr.Status == "UNAUTHENTICATED":
-				if !refreshed {
-					refreshed = true
-					c.tokens.invalidate(token)
-					attempt--
-					continue
-				}
-				return nil, fmt.Errorf("ga4: property %s: %w: %w", propertyID, connectors.ErrReauthorize, apiErr)
-			case status == http.StatusForbidden || apiErr.Status == "PERMISSION_DENIED":
-				// The user lost access to the property.
-				return nil, fmt.Errorf("ga4: property %s: %w: %w", propertyID, connectors.ErrReauthorize, apiErr)
-			case status == http.StatusTooManyRequests || apiErr.Status == "RESOURCE_EXHAUSTED":
-				return nil, &connectors.ThrottledError{Platform: Platform, RetryAfter: c.quotaDelay(apiErr.Message), Detail: apiErr.Error()}
-			case status < 500:
-				return nil, fmt.Errorf("ga4: property %s: %w", propertyID, apiErr)
-			}
-			err = apiErr
-		}
-		if attempt >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("ga4: property %s: giving up after %d attempts: %w", propertyID, attempt+1, err)
-		}
-		if err := connectors.Sleep(ctx, backoff); err != nil {
-			return nil, fmt.Errorf("ga4: %s: %w", method, err)
-		}
-		backoff *= 2
+	resp, err := c.doer.Do(ctx, connectors.Request{
+		Method:   http.MethodPost,
+		URL:      fmt.Sprintf("%s/%s/properties/%s:%s", c.cfg.BaseURL, c.cfg.APIVersion, propertyID, method),
+		Body:     payload,
+		Header:   http.Header{"Content-Type": {"application/json"}},
+		Classify: c.classify,
+	})
+	var te *connectors.ThrottledError
+	if errors.As(err, &te) {
+		return nil, te
 	}
+	if err != nil {
+		return nil, fmt.Errorf("ga4: property %s: %s: %w", propertyID, method, err)
+	}
+	var rep Report
+	if err := json.Unmarshal(resp.Body, &rep); err != nil {
+		return nil, fmt.Errorf("ga4: decode %s: %w", method, err)
+	}
+	return &rep, nil
+}
+
+// classify judges a Data API answer; only a 200 carries a report.
+func (c *Client) classify(r *connectors.Response) connectors.Verdict {
+	if r.Status == http.StatusOK {
+		return connectors.Succeeded()
+	}
+	var wrapped struct {
+		Error *APIError `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &wrapped)
+	apiErr := wrapped.Error
+	if apiErr == nil {
+		apiErr = &APIError{Message: fmt.Sprintf("%.200s", r.Body)}
+	}
+	apiErr.HTTPStatus = r.Status
+	switch {
+	case r.Status == http.StatusUnauthorized || apiErr.Status == "UNAUTHENTICATED":
+		return connectors.TokenRefused(apiErr)
+	case r.Status == http.StatusForbidden || apiErr.Status == "PERMISSION_DENIED":
+		// The user lost access to the property.
+		return connectors.GrantRefused(apiErr)
+	case r.Status == http.StatusTooManyRequests || apiErr.Status == "RESOURCE_EXHAUSTED":
+		return connectors.ThrottledFor(apiErr, c.quotaDelay(apiErr.Message))
+	case r.Status < 500:
+		return connectors.Permanent(apiErr)
+	}
+	return connectors.Transient(apiErr)
 }
 
 // quotaDelay picks the wait for a RESOURCE_EXHAUSTED message, as Airbyte does: the
@@ -304,38 +252,14 @@ func (c *Client) quotaDelay(msg string) time.Duration {
 	return c.cfg.ThrottleBackoff
 }
 
-func (c *Client) post(ctx context.Context, u, token string, payload []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
-	if err != nil {
-		return 0, nil, fmt.Errorf("ga4: build request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("ga4: POST: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("ga4: read body: %w", err)
-	}
-	return resp.StatusCode, body, nil
-}
-
 // callWaiting is call, waiting out up to MaxThrottleWaits throttles.
 func (c *Client) callWaiting(ctx context.Context, propertyID, method string, body any) (*Report, error) {
-	for waits := 0; ; waits++ {
-		rep, err := c.call(ctx, propertyID, method, body)
-		var te *connectors.ThrottledError
-		if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-			if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
-				return nil, fmt.Errorf("ga4: waiting out throttle: %w", err)
-			}
-			continue
-		}
-		return rep, err
-	}
+	var rep *Report
+	err := connectors.WaitOutThrottles(ctx, c.cfg.MaxThrottleWaits, func() (err error) {
+		rep, err = c.call(ctx, propertyID, method, body)
+		return err
+	})
+	return rep, err
 }
 
 type named struct {

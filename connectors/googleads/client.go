@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,10 +70,8 @@ type Config struct {
 
 // Client reads campaign performance for the customers one connection can reach.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	limiter *rate.Limiter
-	tokens  *tokenCache
+	cfg  Config
+	doer *connectors.Doer
 
 	mu       sync.Mutex
 	currency map[string]string // customer id → currency_code; it never changes
@@ -125,61 +122,18 @@ func New(cfg Config) (*Client, error) {
 		Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		Scopes:       []string{"https://www.googleapis.com/auth/adwords"},
 	}
-	return &Client{
-		cfg:      cfg,
-		http:     hc,
-		limiter:  lim,
-		tokens:   &tokenCache{cfg: oc, refresh: cfg.RefreshToken, http: hc},
-		currency: map[string]string{},
-	}, nil
-}
-
-// tokenCache holds the current access token. It exists instead of
-// oauth2.ReuseTokenSource because the API can reject a token before its stated
-// expiry (revocation of the session, clock skew), and ReuseTokenSource offers no way
-// to drop a token the server refused.
-type tokenCache struct {
-	cfg     *oauth2.Config
-	refresh string
-	http    *http.Client
-
-	mu  sync.Mutex
-	tok *oauth2.Token
-}
-
-func (t *tokenCache) token(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok.Valid() {
-		return t.tok.AccessToken, nil
+	// Quota errors are returned at once (MaxThrottleWaits 0): Sync waits them
+	// out per chunk, CampaignDays leaves them to the caller.
+	doer := &connectors.Doer{
+		Platform:        Platform,
+		HTTP:            hc,
+		Limiter:         lim,
+		Tokens:          connectors.NewRefreshTokens(oc, cfg.RefreshToken, hc),
+		MaxRetries:      cfg.MaxRetries,
+		Backoff:         cfg.RetryBackoff,
+		ThrottleBackoff: cfg.ThrottleBackoff,
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.http)
-	// A token source seeded with only the refresh token refreshes immediately.
-	tok, err := t.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: t.refresh}).Token()
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			switch re.ErrorCode {
-			case "invalid_grant", "invalid_client", "unauthorized_client":
-				return "", fmt.Errorf("googleads: refresh access token: %w: %w", connectors.ErrReauthorize, err)
-			}
-		}
-		return "", fmt.Errorf("googleads: refresh access token: %w", err)
-	}
-	if tok.RefreshToken != "" {
-		t.refresh = tok.RefreshToken // keep a rotated refresh token
-	}
-	t.tok = tok
-	return tok.AccessToken, nil
-}
-
-// invalidate drops token if it is still the cached one.
-func (t *tokenCache) invalidate(token string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != nil && t.tok.AccessToken == token {
-		t.tok = nil
-	}
+	return &Client{cfg: cfg, doer: doer, currency: map[string]string{}}, nil
 }
 
 // APIError is a Google Ads error response, from either the plain or the
@@ -289,91 +243,65 @@ func parseStream(status int, requestID string, body []byte) ([]json.RawMessage, 
 // quota errors into *connectors.ThrottledError.
 func (c *Client) search(ctx context.Context, customerID, query string) ([]json.RawMessage, error) {
 	customerID = strings.ReplaceAll(customerID, "-", "")
-	url := fmt.Sprintf("%s/%s/customers/%s/googleAds:searchStream", c.cfg.BaseURL, c.cfg.APIVersion, customerID)
 	payload, err := json.Marshal(map[string]string{"query": query})
 	if err != nil {
 		return nil, fmt.Errorf("googleads: encode query: %w", err)
 	}
-	refreshed := false
-	backoff := c.cfg.RetryBackoff
-	for attempt := 0; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("googleads: rate limiter: %w", err)
-		}
-		token, err := c.tokens.token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		rows, apiErr, err := c.post(ctx, url, token, payload)
-		retry := false
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("googleads: searchStream: %w", ctx.Err())
-			}
-			retry = true // transport errors are as transient as a 5xx
-		case apiErr == nil:
-			return rows, nil
-		case apiErr.HTTPStatus == http.StatusUnauthorized || apiErr.Status == "UNAUTHENTICATED":
-			// The cached token looked valid but the API refused it (expired early
-			// or revoked): refresh once. A fresh token refused means the
-			// credentials themselves are bad.
-			if !refreshed {
-				refreshed = true
-				c.tokens.invalidate(token)
-				attempt--
-				continue
-			}
-			return nil, fmt.Errorf("googleads: customer %s: %w: %w", customerID, connectors.ErrReauthorize, apiErr)
-		case apiErr.hasCategory("authenticationError", "authorizationError"):
-			// Unapproved developer token, or the user lost access to the customer
-			// or manager: only reconnecting or reconfiguring fixes it.
-			return nil, fmt.Errorf("googleads: customer %s: %w: %w", customerID, connectors.ErrReauthorize, apiErr)
-		case apiErr.Status == "RESOURCE_EXHAUSTED" || apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr.hasCategory("quotaError"):
-			// Google sends no Retry-After header; the delay is only in
-			// quotaErrorDetails.retryDelay, if at all.
-			delay := apiErr.RetryDelay
-			if delay <= 0 {
-				delay = c.cfg.ThrottleBackoff
-			}
-			return nil, &connectors.ThrottledError{Platform: Platform, RetryAfter: delay, Detail: apiErr.Error()}
-		case apiErr.HTTPStatus >= 500:
-			err = apiErr
-			retry = true
-		default:
-			return nil, fmt.Errorf("googleads: customer %s: %w", customerID, apiErr)
-		}
-		if !retry || attempt >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("googleads: customer %s: giving up after %d attempts: %w", customerID, attempt+1, err)
-		}
-		if err := connectors.Sleep(ctx, backoff); err != nil {
-			return nil, fmt.Errorf("googleads: searchStream: %w", err)
-		}
-		backoff *= 2
+	hdr := http.Header{"Developer-Token": {c.cfg.DeveloperToken}, "Content-Type": {"application/json"}}
+	if c.cfg.LoginCustomerID != "" {
+		hdr.Set("login-customer-id", c.cfg.LoginCustomerID)
 	}
+	var rows []json.RawMessage
+	_, err = c.doer.Do(ctx, connectors.Request{
+		Method: http.MethodPost,
+		URL:    fmt.Sprintf("%s/%s/customers/%s/googleAds:searchStream", c.cfg.BaseURL, c.cfg.APIVersion, customerID),
+		Body:   payload,
+		Header: hdr,
+		// searchStream can report an error inside a 200 array, so the body is
+		// parsed to classify it, and the rows kept.
+		Classify: func(r *connectors.Response) connectors.Verdict {
+			var v connectors.Verdict
+			rows, v = classify(r)
+			return v
+		},
+	})
+	var te *connectors.ThrottledError
+	if errors.As(err, &te) {
+		return nil, te // returned bare, as CampaignDays documents
+	}
+	if err != nil {
+		return nil, fmt.Errorf("googleads: customer %s: %w", customerID, err)
+	}
+	return rows, nil
 }
 
-func (c *Client) post(ctx context.Context, url, token string, payload []byte) ([]json.RawMessage, *APIError, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
-	if err != nil {
-		return nil, nil, fmt.Errorf("googleads: build request: %w", err)
+// classify parses a searchStream answer and judges it.
+func classify(r *connectors.Response) ([]json.RawMessage, connectors.Verdict) {
+	rows, apiErr, err := parseStream(r.Status, r.Header.Get("request-id"), r.Body)
+	switch {
+	case err != nil:
+		// An unparseable body (a proxy's HTML page) is as transient as a 5xx.
+		return nil, connectors.Transient(err)
+	case apiErr == nil:
+		return rows, connectors.Succeeded()
+	case apiErr.HTTPStatus == http.StatusUnauthorized || apiErr.Status == "UNAUTHENTICATED":
+		return nil, connectors.TokenRefused(apiErr)
+	case apiErr.hasCategory("authenticationError", "authorizationError"):
+		// Unapproved developer token, or the user lost access to the customer
+		// or manager: only reconnecting or reconfiguring fixes it.
+		return nil, connectors.GrantRefused(apiErr)
+	case apiErr.Status == "RESOURCE_EXHAUSTED" || apiErr.HTTPStatus == http.StatusTooManyRequests || apiErr.hasCategory("quotaError"):
+		// Google sends no Retry-After header; the delay is only in
+		// quotaErrorDetails.retryDelay, if at all.
+		if apiErr.RetryDelay > 0 {
+			return nil, connectors.ThrottledFor(apiErr, apiErr.RetryDelay)
+		}
+		return nil, connectors.ThrottledNoHint(apiErr)
+	case apiErr.HTTPStatus >= 500:
+		return nil, connectors.Transient(apiErr)
+	default:
+		return nil, connectors.Permanent(apiErr)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("developer-token", c.cfg.DeveloperToken)
-	req.Header.Set("Content-Type", "application/json")
-	if c.cfg.LoginCustomerID != "" {
-		req.Header.Set("login-customer-id", c.cfg.LoginCustomerID)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("googleads: searchStream: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, fmt.Errorf("googleads: read searchStream body: %w", err)
-	}
-	return parseStream(resp.StatusCode, resp.Header.Get("request-id"), body)
 }
 
 // Currency returns the customer's currency_code, which every money metric is in.
@@ -512,20 +440,15 @@ func (c *Client) Sync(ctx context.Context, customerID string, from, to time.Time
 		if end.After(to) {
 			end = to
 		}
-		for waits := 0; ; waits++ {
+		err := connectors.WaitOutThrottles(ctx, c.cfg.MaxThrottleWaits, func() error {
 			rows, err := c.CampaignDays(ctx, customerID, start, end)
-			var te *connectors.ThrottledError
-			if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-				if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
-					return nil, fmt.Errorf("googleads: waiting out throttle: %w", err)
-				}
-				continue
+			if err == nil {
+				out = append(out, rows...)
 			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, rows...)
-			break
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

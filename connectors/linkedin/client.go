@@ -15,12 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -77,10 +76,8 @@ type Config struct {
 
 // Client reads campaign performance for the ad accounts one connection can reach.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	limiter *rate.Limiter
-	tokens  *tokenCache
+	cfg  Config
+	doer *connectors.Doer
 }
 
 // New validates cfg and returns a Client.
@@ -133,51 +130,19 @@ func New(cfg Config) (*Client, error) {
 		Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		Scopes:       []string{"r_ads", "r_ads_reporting"},
 	}
-	return &Client{cfg: cfg, http: hc, limiter: lim, tokens: &tokenCache{cfg: oc, refresh: cfg.RefreshToken, http: hc}}, nil
-}
-
-// tokenCache holds the current access token, and lets a token the API refused be
-// dropped (oauth2.ReuseTokenSource cannot).
-type tokenCache struct {
-	cfg     *oauth2.Config
-	refresh string
-	http    *http.Client
-
-	mu  sync.Mutex
-	tok *oauth2.Token
-}
-
-func (t *tokenCache) token(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok.Valid() {
-		return t.tok.AccessToken, nil
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.http)
-	tok, err := t.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: t.refresh}).Token()
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			switch re.ErrorCode {
-			case "invalid_grant", "invalid_client", "unauthorized_client", "invalid_request":
-				return "", fmt.Errorf("linkedin: refresh access token: %w: %w", connectors.ErrReauthorize, err)
-			}
-		}
-		return "", fmt.Errorf("linkedin: refresh access token: %w", err)
-	}
-	if tok.RefreshToken != "" {
-		t.refresh = tok.RefreshToken
-	}
-	t.tok = tok
-	return tok.AccessToken, nil
-}
-
-func (t *tokenCache) invalidate(token string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != nil && t.tok.AccessToken == token {
-		t.tok = nil
-	}
+	tokens := connectors.NewRefreshTokens(oc, cfg.RefreshToken, hc,
+		append(slices.Clone(connectors.RefusedGrantCodes), "invalid_request")...)
+	// 429s are returned at once (MaxThrottleWaits 0) and waited out by getWaiting.
+	return &Client{cfg: cfg, doer: &connectors.Doer{
+		Platform:        Platform,
+		HTTP:            hc,
+		Limiter:         lim,
+		Tokens:          tokens,
+		Classify:        classify,
+		MaxRetries:      cfg.MaxRetries,
+		Backoff:         cfg.RetryBackoff,
+		ThrottleBackoff: cfg.ThrottleBackoff, // LinkedIn sends no Retry-After
+	}}, nil
 }
 
 // APIError is a LinkedIn REST error body.
@@ -201,97 +166,55 @@ func (c *Client) get(ctx context.Context, path, rawQuery string, out any) error 
 	if rawQuery != "" {
 		u += "?" + rawQuery
 	}
-	refreshed := false
-	backoff := c.cfg.RetryBackoff
-	for attempt := 0; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return fmt.Errorf("linkedin: rate limiter: %w", err)
-		}
-		token, err := c.tokens.token(ctx)
-		if err != nil {
-			return err
-		}
-		status, body, err := c.do(ctx, u, token)
-		if err == nil && status == http.StatusOK {
-			if err := json.Unmarshal(body, out); err != nil {
-				return fmt.Errorf("linkedin: decode %s: %w", path, err)
-			}
-			return nil
-		}
-		if err != nil && ctx.Err() != nil {
-			return fmt.Errorf("linkedin: %s: %w", path, ctx.Err())
-		}
-		var apiErr *APIError
-		if err == nil {
-			apiErr = &APIError{HTTPStatus: status}
-			_ = json.Unmarshal(body, apiErr)
-			apiErr.HTTPStatus = status
-			if apiErr.Message == "" {
-				apiErr.Message = fmt.Sprintf("%.200s", body)
-			}
-			switch {
-			case status == http.StatusUnauthorized:
-				if !refreshed {
-					refreshed = true
-					c.tokens.invalidate(token)
-					attempt--
-					continue
-				}
-				return fmt.Errorf("linkedin: %s: %w: %w", path, connectors.ErrReauthorize, apiErr)
-			case status == http.StatusForbidden:
-				// The member lost access to the account or the app lost its
-				// scopes: only reconnecting fixes it.
-				return fmt.Errorf("linkedin: %s: %w: %w", path, connectors.ErrReauthorize, apiErr)
-			case status == http.StatusTooManyRequests:
-				return &connectors.ThrottledError{Platform: Platform, RetryAfter: c.cfg.ThrottleBackoff, Detail: apiErr.Error()}
-			case status < 500:
-				return fmt.Errorf("linkedin: %s: %w", path, apiErr)
-			}
-			err = apiErr
-		}
-		if attempt >= c.cfg.MaxRetries {
-			return fmt.Errorf("linkedin: %s: giving up after %d attempts: %w", path, attempt+1, err)
-		}
-		if err := connectors.Sleep(ctx, backoff); err != nil {
-			return fmt.Errorf("linkedin: %s: %w", path, err)
-		}
-		backoff *= 2
+	resp, err := c.doer.Do(ctx, connectors.Request{
+		Method: http.MethodGet,
+		URL:    u,
+		Header: http.Header{"Linkedin-Version": {c.cfg.Version}, "X-Restli-Protocol-Version": {"2.0.0"}},
+	})
+	var te *connectors.ThrottledError
+	if errors.As(err, &te) {
+		return te
 	}
+	if err != nil {
+		return fmt.Errorf("linkedin: %s: %w", path, err)
+	}
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		return fmt.Errorf("linkedin: decode %s: %w", path, err)
+	}
+	return nil
 }
 
-func (c *Client) do(ctx context.Context, u, token string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, nil, fmt.Errorf("linkedin: build request: %w", err)
+// classify judges a LinkedIn answer by status; only a 200 carries data.
+func classify(r *connectors.Response) connectors.Verdict {
+	if r.Status == http.StatusOK {
+		return connectors.Succeeded()
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("LinkedIn-Version", c.cfg.Version)
-	req.Header.Set("X-Restli-Protocol-Version", "2.0.0")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("linkedin: GET: %w", err)
+	apiErr := &APIError{}
+	_ = json.Unmarshal(r.Body, apiErr)
+	apiErr.HTTPStatus = r.Status
+	if apiErr.Message == "" {
+		apiErr.Message = fmt.Sprintf("%.200s", r.Body)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("linkedin: read body: %w", err)
+	switch {
+	case r.Status == http.StatusUnauthorized:
+		return connectors.TokenRefused(apiErr)
+	case r.Status == http.StatusForbidden:
+		// The member lost access to the account or the app lost its scopes:
+		// only reconnecting fixes it.
+		return connectors.GrantRefused(apiErr)
+	case r.Status == http.StatusTooManyRequests:
+		return connectors.ThrottledNoHint(apiErr)
+	case r.Status < 500:
+		return connectors.Permanent(apiErr)
 	}
-	return resp.StatusCode, body, nil
+	return connectors.Transient(apiErr)
 }
 
 // getWaiting is get, waiting out up to MaxThrottleWaits throttles.
 func (c *Client) getWaiting(ctx context.Context, path, rawQuery string, out any) error {
-	for waits := 0; ; waits++ {
-		err := c.get(ctx, path, rawQuery, out)
-		var te *connectors.ThrottledError
-		if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-			if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
-				return fmt.Errorf("linkedin: waiting out throttle: %w", err)
-			}
-			continue
-		}
-		return err
-	}
+	return connectors.WaitOutThrottles(ctx, c.cfg.MaxThrottleWaits, func() error {
+		return c.get(ctx, path, rawQuery, out)
+	})
 }
 
 // Account is an ad account.

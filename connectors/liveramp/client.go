@@ -7,19 +7,15 @@
 package liveramp
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -72,13 +68,8 @@ type Config struct {
 
 // Client talks to the RampID API.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	limiter *rate.Limiter
-	cc      clientcredentials.Config
-
-	mu  sync.Mutex
-	tok *oauth2.Token
+	cfg  Config
+	doer *connectors.Doer
 }
 
 // New validates cfg and returns a Client.
@@ -116,32 +107,40 @@ func New(cfg Config) (*Client, error) {
 	if lim == nil {
 		lim = DefaultLimiter()
 	}
-	return &Client{cfg: cfg, http: hc, limiter: lim, cc: clientcredentials.Config{
+	cc := clientcredentials.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams,
+	}
+	return &Client{cfg: cfg, doer: &connectors.Doer{
+		Platform:         Platform,
+		HTTP:             hc,
+		Limiter:          lim,
+		Tokens:           &connectors.CachedTokens{Fetch: fetchToken(cc, hc, lim)},
+		Classify:         classify,
+		MaxRetries:       cfg.MaxRetries,
+		Backoff:          cfg.RetryBackoff,
+		ThrottleBackoff:  cfg.ThrottleBackoff,
+		MaxThrottleWaits: cfg.MaxThrottleWaits,
 	}}, nil
 }
 
-// token returns the cached token, fetching a new one when fresh is set or none is
-// valid. A refused client-credentials grant wraps ErrReauthorize.
-func (c *Client) token(ctx context.Context, fresh bool) (*oauth2.Token, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !fresh && c.tok.Valid() {
-		return c.tok, nil
-	}
-	if err := c.limiter.Wait(ctx); err != nil {
-		return nil, fmt.Errorf("liveramp: rate limiter: %w", err)
-	}
-	t, err := c.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
-			return nil, fmt.Errorf("liveramp: %w: token: %w", connectors.ErrReauthorize, err)
+// fetchToken runs the client-credentials grant; the token endpoint counts against
+// the same request budget, so it waits for the limiter too. A refused grant (4xx)
+// wraps ErrReauthorize.
+func fetchToken(cc clientcredentials.Config, hc *http.Client, lim *rate.Limiter) func(context.Context) (*oauth2.Token, error) {
+	return func(ctx context.Context) (*oauth2.Token, error) {
+		if err := lim.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("liveramp: rate limiter: %w", err)
 		}
-		return nil, fmt.Errorf("liveramp: token: %w", err)
+		t, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+		if err != nil {
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+				return nil, fmt.Errorf("liveramp: %w: token: %w", connectors.ErrReauthorize, err)
+			}
+			return nil, fmt.Errorf("liveramp: token: %w", err)
+		}
+		return t, nil
 	}
-	c.tok = t
-	return t, nil
 }
 
 // APIError is a non-2xx answer or a per-record error document.
@@ -174,75 +173,33 @@ func apiError(status int, body []byte) *APIError {
 // token once on 403 (LiveRamp's signal for an expired token). 401, or 403 with a
 // fresh token, wraps ErrReauthorize.
 func (c *Client) call(ctx context.Context, u string, payload []byte) ([]byte, error) {
-	backoff := c.cfg.RetryBackoff
-	retries, waits, refreshed := 0, 0, false
-	fresh := false
-	for {
-		tok, err := c.token(ctx, fresh)
-		if err != nil {
-			return nil, err
-		}
-		fresh = false
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("liveramp: rate limiter: %w", err)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
-		if err != nil {
-			return nil, err
-		}
-		tok.SetAuthHeader(req)
-		req.Header.Set("Content-Type", "application/json")
-		var status int
-		var hdr http.Header
-		var body []byte
-		resp, err := c.http.Do(req)
-		if err == nil {
-			status, hdr = resp.StatusCode, resp.Header
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("liveramp: %w", ctx.Err())
-			}
-		} else {
-			switch {
-			case status >= 200 && status < 300:
-				return body, nil
-			case status == http.StatusForbidden && !refreshed:
-				refreshed, fresh = true, true
-				continue
-			case status == http.StatusUnauthorized || status == http.StatusForbidden:
-				return nil, fmt.Errorf("liveramp: %w: %w", connectors.ErrReauthorize, apiError(status, body))
-			case status == http.StatusTooManyRequests:
-				d := c.cfg.ThrottleBackoff
-				if s, err := strconv.Atoi(strings.TrimSpace(hdr.Get("Retry-After"))); err == nil && s >= 0 {
-					d = time.Duration(s) * time.Second
-				}
-				te := &connectors.ThrottledError{Platform: Platform, RetryAfter: d, Detail: apiError(status, body).Error()}
-				if waits >= c.cfg.MaxThrottleWaits {
-					return nil, te
-				}
-				waits++
-				if err := connectors.Sleep(ctx, d); err != nil {
-					return nil, fmt.Errorf("liveramp: waiting out throttle: %w", err)
-				}
-				continue
-			case status >= 500:
-				err = apiError(status, body)
-			default:
-				return nil, apiError(status, body)
-			}
-		}
-		if retries >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("liveramp: giving up after %d attempts: %w", retries+1, err)
-		}
-		retries++
-		if err := connectors.Sleep(ctx, backoff); err != nil {
-			return nil, err
-		}
-		backoff *= 2
+	resp, err := c.doer.Do(ctx, connectors.Request{Method: http.MethodPost, URL: u, Body: payload,
+		Header: http.Header{"Content-Type": {"application/json"}}})
+	if err != nil {
+		return nil, err
 	}
+	return resp.Body, nil
+}
+
+// classify judges a RampID API answer. LiveRamp answers an expired token with 403,
+// and bad credentials with 401.
+func classify(r *connectors.Response) connectors.Verdict {
+	switch {
+	case r.Status >= 200 && r.Status < 300:
+		return connectors.Succeeded()
+	case r.Status == http.StatusForbidden:
+		return connectors.TokenRefused(apiError(r.Status, r.Body))
+	case r.Status == http.StatusUnauthorized:
+		return connectors.GrantRefused(apiError(r.Status, r.Body))
+	case r.Status == http.StatusTooManyRequests:
+		if d, ok := connectors.RetryAfter(r.Header); ok {
+			return connectors.ThrottledFor(apiError(r.Status, r.Body), d)
+		}
+		return connectors.ThrottledNoHint(apiError(r.Status, r.Body))
+	case r.Status >= 500:
+		return connectors.Transient(apiError(r.Status, r.Body))
+	}
+	return connectors.Permanent(apiError(r.Status, r.Body))
 }
 
 // Identity is one customer's RampID as the sync stores it.

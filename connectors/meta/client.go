@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -317,108 +316,89 @@ func (c *Client) awaitReportRun(ctx context.Context, runID string) error {
 }
 
 // call sends one Graph request, retrying throttles (when the wait is short), 5xx
-// and transient errors, and decodes the JSON answer into out.
+// and transient errors, and decodes the JSON answer into out. Throttle waits and
+// retries share MaxRetries, and the back-off doubles across both.
 func (c *Client) call(ctx context.Context, method, path string, params url.Values, out any) error {
-	endpoint := c.BaseURL + "/" + c.Version + path
-	for attempt := 0; ; attempt++ {
-		err := c.once(ctx, method, endpoint, params, out)
-		if err == nil {
-			return nil
-		}
-		backoff := min(c.Backoff<<attempt, c.MaxWait)
-		var wait time.Duration
-		var throttled *connectors.ThrottledError
-		var apiErr *APIError
-		switch {
-		case errors.As(err, &throttled):
-			if throttled.RetryAfter == 0 {
-				throttled.RetryAfter = backoff
-			}
-			if attempt >= c.MaxRetries || throttled.RetryAfter > c.MaxWait {
-				return throttled
-			}
-			wait = throttled.RetryAfter
-		case errors.As(err, &apiErr):
-			if !apiErr.retryable() || attempt >= c.MaxRetries {
-				return err
-			}
-			wait = backoff
-		case errors.Is(err, connectors.ErrReauthorize), ctx.Err() != nil:
-			return err
-		default: // transport errors: connection reset, truncated body
-			if attempt >= c.MaxRetries {
-				return err
-			}
-			wait = backoff
-		}
-		if err := connectors.Sleep(ctx, wait); err != nil {
-			return fmt.Errorf("meta: waiting to retry %s %s: %w", method, path, err)
-		}
+	req := connectors.Request{
+		Method: method,
+		URL:    c.BaseURL + "/" + c.Version + path,
+		// The header keeps the token out of URLs that end up in logs and traces.
+		Header:   http.Header{"Authorization": {"Bearer " + c.AccessToken}},
+		Classify: classify(out),
+	}
+	if method == http.MethodPost {
+		req.Body = []byte(params.Encode())
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else if len(params) > 0 {
+		req.URL += "?" + params.Encode()
+	}
+	_, err := c.doer().Do(ctx, req)
+	var throttled *connectors.ThrottledError
+	if errors.As(err, &throttled) {
+		return throttled
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// doer is built per call from the exported fields, which callers may change
+// between calls.
+func (c *Client) doer() *connectors.Doer {
+	return &connectors.Doer{
+		Platform:   Platform,
+		HTTP:       c.HTTPClient,
+		Limiter:    c.Limiter,
+		MaxRetries: c.MaxRetries,
+		Backoff:    c.Backoff,
+		MaxBackoff: c.MaxWait,
+		// A throttle without a regain estimate waits the current back-off
+		// (ThrottleBackoff zero); one asking for more than MaxWait is returned.
+		MaxWait:      c.MaxWait,
+		SharedBudget: true,
+		MaxBody:      64 << 20,
 	}
 }
 
-func (c *Client) once(ctx context.Context, method, endpoint string, params url.Values, out any) error {
-	if c.Limiter != nil {
-		if err := c.Limiter.Wait(ctx); err != nil {
-			return fmt.Errorf("meta: rate limiter: %w", err)
+// classify judges a Graph answer, decoding a 2xx body into out. Long-lived tokens
+// cannot be refreshed, so a rejected token (190) needs re-authorisation at once.
+func classify(out any) connectors.Classifier {
+	return func(r *connectors.Response) connectors.Verdict {
+		if r.Status/100 == 2 {
+			if err := json.Unmarshal(r.Body, out); err != nil {
+				// Retried: a truncated answer is as transient as a reset.
+				return connectors.Transient(fmt.Errorf("decode: %w", err))
+			}
+			return connectors.Succeeded()
 		}
-	}
-	var body io.Reader
-	target := endpoint
-	if method == http.MethodPost {
-		body = strings.NewReader(params.Encode())
-	} else if len(params) > 0 {
-		target += "?" + params.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
-	if err != nil {
-		return fmt.Errorf("meta: build request: %w", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	// The header keeps the token out of URLs that end up in logs and traces.
-	req.Header.Set("Authorization", "Bearer "+c.AccessToken)
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("meta: %s %s: %w", method, endpoint, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("meta: read %s: %w", endpoint, err)
-	}
-	if resp.StatusCode/100 == 2 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("meta: decode %s: %w", endpoint, err)
+		apiErr := parseError(r)
+		switch {
+		case apiErr.Code == 190:
+			return connectors.GrantRefused(apiErr)
+		case isThrottle(apiErr.Code) || r.Status == http.StatusTooManyRequests:
+			if wait := regainAfter(r.Header); wait > 0 {
+				return connectors.ThrottledFor(apiErr, wait)
+			}
+			return connectors.ThrottledNoHint(apiErr)
+		case apiErr.retryable():
+			return connectors.Transient(apiErr)
 		}
-		return nil
+		return connectors.Permanent(apiErr)
 	}
+}
 
+// parseError reads the Graph error envelope of a non-2xx answer.
+func parseError(r *connectors.Response) *APIError {
 	var env struct {
 		Error *APIError `json:"error"`
 	}
-	if json.Unmarshal(data, &env) != nil || env.Error == nil {
+	if json.Unmarshal(r.Body, &env) != nil || env.Error == nil {
 		// Not a Graph envelope (a proxy's HTML page, say): judge by status alone.
-		env.Error = &APIError{Message: strings.TrimSpace(string(bytes.ToValidUTF8(data[:min(len(data), 200)], nil)))}
+		env.Error = &APIError{Message: strings.TrimSpace(string(bytes.ToValidUTF8(r.Body[:min(len(r.Body), 200)], nil)))}
 	}
-	apiErr := env.Error
-	apiErr.Status = resp.StatusCode
-	switch {
-	case apiErr.Code == 190:
-		return fmt.Errorf("meta: token rejected (code 190/%d: %s): %w", apiErr.Subcode, apiErr.Message, connectors.ErrReauthorize)
-	case isThrottle(apiErr.Code) || resp.StatusCode == http.StatusTooManyRequests:
-		return &connectors.ThrottledError{
-			Platform:   Platform,
-			RetryAfter: regainAfter(resp.Header),
-			Detail:     apiErr.Error(),
-		}
-	}
-	return apiErr
+	env.Error.Status = r.Status
+	return env.Error
 }
 
 // regainAfter reads how long Meta says to wait from the usage headers: the largest

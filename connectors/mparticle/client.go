@@ -8,12 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -69,12 +66,10 @@ type Config struct {
 
 // Client talks to the Events and Profile APIs of one workspace.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	limiter *rate.Limiter
-
-	mu     sync.Mutex
-	tokens oauth2.TokenSource
+	cfg Config
+	// doer sends with credentials given per request (the input key, nothing for
+	// the SSO grant); profiles adds the SSO bearer token.
+	doer, profiles *connectors.Doer
 }
 
 // New validates cfg and returns a Client. Uploading needs APIKey and APISecret,
@@ -118,26 +113,29 @@ func New(cfg Config) (*Client, error) {
 	if lim == nil {
 		lim = DefaultLimiter()
 	}
-	c := &Client{cfg: cfg, http: hc, limiter: lim}
-	c.tokens = oauth2.ReuseTokenSource(nil, &ssoSource{c: c})
+	c := &Client{cfg: cfg, doer: &connectors.Doer{
+		Platform:         Platform,
+		HTTP:             hc,
+		Limiter:          lim,
+		Classify:         classify,
+		MaxRetries:       cfg.MaxRetries,
+		Backoff:          cfg.RetryBackoff,
+		ThrottleBackoff:  cfg.ThrottleBackoff,
+		MaxThrottleWaits: cfg.MaxThrottleWaits,
+	}}
+	profiles := *c.doer
+	profiles.Tokens = &connectors.CachedTokens{Fetch: c.ssoToken}
+	c.profiles = &profiles
 	return c, nil
 }
 
-// ssoSource fetches a Profile API token: mParticle's SSO takes the
+// ssoToken fetches a Profile API token: mParticle's SSO takes the
 // client-credentials grant as a JSON body with an audience, which
 // golang.org/x/oauth2/clientcredentials (form-encoded) cannot send.
-type ssoSource struct {
-	c  *Client
-	mu sync.Mutex
-}
-
-func (s *ssoSource) Token() (*oauth2.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.c
+func (c *Client) ssoToken(ctx context.Context) (*oauth2.Token, error) {
 	payload, _ := json.Marshal(map[string]string{"client_id": c.cfg.ClientID, "client_secret": c.cfg.ClientSecret,
 		"audience": Audience, "grant_type": "client_credentials"})
-	body, err := c.call(context.Background(), http.MethodPost, c.cfg.TokenURL, nil, payload)
+	body, err := c.call(ctx, c.doer, http.MethodPost, c.cfg.TokenURL, nil, payload)
 	if err != nil {
 		return nil, fmt.Errorf("mparticle: token: %w", err)
 	}
@@ -162,81 +160,42 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("mparticle API %d: %s", e.HTTPStatus, e.Message)
 }
 
-// call sends one request with the limiter, retrying 5xx and transport errors and
-// waiting out 429s (Retry-After, else ThrottleBackoff) up to MaxThrottleWaits times.
-// 400 invalid_client and 401/403 wrap ErrReauthorize. auth sets credentials.
-func (c *Client) call(ctx context.Context, method, u string, auth func(*http.Request), payload []byte) ([]byte, error) {
-	backoff := c.cfg.RetryBackoff
-	retries, waits := 0, 0
-	for {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("mparticle: rate limiter: %w", err)
-		}
-		var rd io.Reader
-		if payload != nil {
-			rd = bytes.NewReader(payload)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, u, rd)
-		if err != nil {
-			return nil, err
-		}
-		if auth != nil {
-			auth(req)
-		}
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		var status int
-		var hdr http.Header
-		var body []byte
-		resp, err := c.http.Do(req)
-		if err == nil {
-			status, hdr = resp.StatusCode, resp.Header
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("mparticle: %s: %w", method, ctx.Err())
-			}
-		} else {
-			switch {
-			case status >= 200 && status < 300:
-				return body, nil
-			case status == http.StatusUnauthorized || status == http.StatusForbidden,
-				status == http.StatusBadRequest && bytes.Contains(body, []byte(`"invalid_client"`)):
-				return nil, fmt.Errorf("mparticle: %w: %w", connectors.ErrReauthorize, apiError(status, body))
-			case status == http.StatusNotFound:
-				return nil, fmt.Errorf("%w: %w", ErrNotFound, apiError(status, body))
-			case status == http.StatusTooManyRequests:
-				d := c.cfg.ThrottleBackoff
-				if s, err := strconv.Atoi(strings.TrimSpace(hdr.Get("Retry-After"))); err == nil && s >= 0 {
-					d = time.Duration(s) * time.Second
-				}
-				te := &connectors.ThrottledError{Platform: Platform, RetryAfter: d, Detail: apiError(status, body).Error()}
-				if waits >= c.cfg.MaxThrottleWaits {
-					return nil, te
-				}
-				waits++
-				if err := connectors.Sleep(ctx, d); err != nil {
-					return nil, fmt.Errorf("mparticle: waiting out throttle: %w", err)
-				}
-				continue
-			case status >= 500:
-				err = apiError(status, body)
-			default:
-				return nil, apiError(status, body)
-			}
-		}
-		if retries >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("mparticle: giving up after %d attempts: %w", retries+1, err)
-		}
-		retries++
-		if err := connectors.Sleep(ctx, backoff); err != nil {
-			return nil, err
-		}
-		backoff *= 2
+// call sends one request through d (c.doer, or c.profiles for a bearer token),
+// retrying 5xx and transport errors and waiting out 429s (Retry-After, else
+// ThrottleBackoff) up to MaxThrottleWaits times. auth sets static credentials.
+func (c *Client) call(ctx context.Context, d *connectors.Doer, method, u string, auth func(*http.Request), payload []byte) ([]byte, error) {
+	req := connectors.Request{Method: method, URL: u, Body: payload, Auth: auth}
+	if payload != nil {
+		req.Header = http.Header{"Content-Type": {"application/json"}}
 	}
+	resp, err := d.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// classify judges an Events, Profile or SSO answer. 401/403 and 400 invalid_client
+// mean a refused token: with a bearer token the Doer fetches a new one once, else
+// (input key, SSO grant) it is ErrReauthorize.
+func classify(r *connectors.Response) connectors.Verdict {
+	switch {
+	case r.Status >= 200 && r.Status < 300:
+		return connectors.Succeeded()
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden,
+		r.Status == http.StatusBadRequest && bytes.Contains(r.Body, []byte(`"invalid_client"`)):
+		return connectors.TokenRefused(apiError(r.Status, r.Body))
+	case r.Status == http.StatusNotFound:
+		return connectors.Permanent(fmt.Errorf("%w: %w", ErrNotFound, apiError(r.Status, r.Body)))
+	case r.Status == http.StatusTooManyRequests:
+		if d, ok := connectors.RetryAfter(r.Header); ok {
+			return connectors.ThrottledFor(apiError(r.Status, r.Body), d)
+		}
+		return connectors.ThrottledNoHint(apiError(r.Status, r.Body))
+	case r.Status >= 500:
+		return connectors.Transient(apiError(r.Status, r.Body))
+	}
+	return connectors.Permanent(apiError(r.Status, r.Body))
 }
 
 func apiError(status int, body []byte) *APIError {
@@ -355,7 +314,7 @@ func (c *Client) Upload(ctx context.Context, profiles []Profile) error {
 		if err != nil {
 			return err
 		}
-		if _, err := c.call(ctx, http.MethodPost, c.cfg.EventsBaseURL+"/v2/bulkevents", auth, payload); err != nil {
+		if _, err := c.call(ctx, c.doer, http.MethodPost, c.cfg.EventsBaseURL+"/v2/bulkevents", auth, payload); err != nil {
 			return fmt.Errorf("mparticle: bulkevents: %w", err)
 		}
 	}
@@ -372,29 +331,10 @@ func (c *Client) GetProfile(ctx context.Context, mpid int64) (Profile, error) {
 	}
 	u := fmt.Sprintf("%s/userprofile/v1/%s/%s/%s/%d?fields=user_identities,user_attributes", c.cfg.ProfileBaseURL,
 		url.PathEscape(c.cfg.OrgID), url.PathEscape(c.cfg.AccountID), url.PathEscape(c.cfg.WorkspaceID), mpid)
-	var body []byte
-	for attempt := 0; ; attempt++ {
-		c.mu.Lock()
-		ts := c.tokens
-		c.mu.Unlock()
-		tok, err := ts.Token()
-		if err != nil {
-			return Profile{}, err
-		}
-		body, err = c.call(ctx, http.MethodGet, u, tok.SetAuthHeader, nil)
-		if err == nil {
-			break
-		}
-		if attempt == 0 && errors.Is(err, connectors.ErrReauthorize) {
-			// The cached token may have expired or been revoked: fetch a new one
-			// once; a refused grant then fails in Token.
-			c.mu.Lock()
-			if c.tokens == ts {
-				c.tokens = oauth2.ReuseTokenSource(nil, &ssoSource{c: c})
-			}
-			c.mu.Unlock()
-			continue
-		}
+	// A refused token is fetched anew once by c.profiles; a refused grant then
+	// fails in ssoToken.
+	body, err := c.call(ctx, c.profiles, http.MethodGet, u, nil, nil)
+	if err != nil {
 		return Profile{}, fmt.Errorf("mparticle: mpid %d: %w", mpid, err)
 	}
 	var resp struct {

@@ -11,14 +11,11 @@
 package posthog
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +56,8 @@ type Config struct {
 
 // Client reads one project's campaign aggregates.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	limiter *rate.Limiter
+	cfg  Config
+	doer *connectors.Doer
 }
 
 // New validates cfg and returns a Client.
@@ -109,7 +105,17 @@ func New(cfg Config) (*Client, error) {
 	if lim == nil {
 		lim = DefaultLimiter()
 	}
-	return &Client{cfg: cfg, http: hc, limiter: lim}, nil
+	// 429s are returned at once (MaxThrottleWaits 0) and waited out per page by
+	// CampaignDays; Query leaves them to its caller.
+	return &Client{cfg: cfg, doer: &connectors.Doer{
+		Platform:        Platform,
+		HTTP:            hc,
+		Limiter:         lim,
+		Classify:        classify,
+		MaxRetries:      cfg.MaxRetries,
+		Backoff:         cfg.RetryBackoff,
+		ThrottleBackoff: cfg.ThrottleBackoff,
+	}}, nil
 }
 
 // APIError is PostHog's error body {"type","code","detail","attr"}.
@@ -137,51 +143,47 @@ type QueryResponse struct {
 // 429 is returned as *connectors.ThrottledError carrying Retry-After; 401/403 wrap
 // connectors.ErrReauthorize.
 func (c *Client) Query(ctx context.Context, hogql string) (*QueryResponse, error) {
-	url := fmt.Sprintf("%s/api/projects/%s/query/", c.cfg.BaseURL, c.cfg.ProjectID)
 	payload, err := json.Marshal(map[string]any{"query": map[string]string{"kind": "HogQLQuery", "query": hogql}, "refresh": "blocking"})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("posthog: encode query: %w", err)
 	}
-	backoff := c.cfg.RetryBackoff
-	for attempt := 0; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("posthog: rate limiter: %w", err)
-		}
-		status, hdr, body, err := c.do(ctx, url, payload)
-		if err == nil {
-			switch {
-			case status == http.StatusOK:
-				var qr QueryResponse
-				if err := json.Unmarshal(body, &qr); err != nil {
-					return nil, fmt.Errorf("posthog: decode query response: %w", err)
-				}
-				return &qr, nil
-			case status == http.StatusUnauthorized || status == http.StatusForbidden:
-				return nil, fmt.Errorf("posthog: project %s: %w: %w", c.cfg.ProjectID, connectors.ErrReauthorize, apiError(status, body))
-			case status == http.StatusTooManyRequests:
-				delay := c.cfg.ThrottleBackoff
-				if s, e := strconv.Atoi(strings.TrimSpace(hdr.Get("Retry-After"))); e == nil && s >= 0 {
-					delay = time.Duration(s) * time.Second
-				} else if t, e := http.ParseTime(hdr.Get("Retry-After")); e == nil {
-					delay = max(time.Until(t), 0)
-				}
-				return nil, &connectors.ThrottledError{Platform: Platform, RetryAfter: delay, Detail: apiError(status, body).Error()}
-			case status >= 500:
-				err = apiError(status, body)
-			default:
-				return nil, fmt.Errorf("posthog: project %s: %w", c.cfg.ProjectID, apiError(status, body))
-			}
-		} else if ctx.Err() != nil {
-			return nil, fmt.Errorf("posthog: query: %w", ctx.Err())
-		}
-		if attempt >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("posthog: giving up after %d attempts: %w", attempt+1, err)
-		}
-		if err := connectors.Sleep(ctx, backoff); err != nil {
-			return nil, err
-		}
-		backoff *= 2
+	resp, err := c.doer.Do(ctx, connectors.Request{
+		Method: http.MethodPost,
+		URL:    fmt.Sprintf("%s/api/projects/%s/query/", c.cfg.BaseURL, c.cfg.ProjectID),
+		Body:   payload,
+		Header: http.Header{"Authorization": {"Bearer " + c.cfg.APIKey}, "Content-Type": {"application/json"}},
+	})
+	var te *connectors.ThrottledError
+	if errors.As(err, &te) {
+		return nil, te
 	}
+	if err != nil {
+		return nil, fmt.Errorf("posthog: project %s: %w", c.cfg.ProjectID, err)
+	}
+	var qr QueryResponse
+	if err := json.Unmarshal(resp.Body, &qr); err != nil {
+		return nil, fmt.Errorf("posthog: decode query response: %w", err)
+	}
+	return &qr, nil
+}
+
+// classify judges a query answer; only a 200 carries results.
+func classify(r *connectors.Response) connectors.Verdict {
+	switch {
+	case r.Status == http.StatusOK:
+		return connectors.Succeeded()
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		// A personal API key cannot be refreshed.
+		return connectors.GrantRefused(apiError(r.Status, r.Body))
+	case r.Status == http.StatusTooManyRequests:
+		if d, ok := connectors.RetryAfter(r.Header); ok {
+			return connectors.ThrottledFor(apiError(r.Status, r.Body), d)
+		}
+		return connectors.ThrottledNoHint(apiError(r.Status, r.Body))
+	case r.Status >= 500:
+		return connectors.Transient(apiError(r.Status, r.Body))
+	}
+	return connectors.Permanent(apiError(r.Status, r.Body))
 }
 
 func apiError(status int, body []byte) *APIError {
@@ -190,25 +192,6 @@ func apiError(status int, body []byte) *APIError {
 		e.Detail = fmt.Sprintf("%.200s", body)
 	}
 	return e
-}
-
-func (c *Client) do(ctx context.Context, url string, payload []byte) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("posthog: query: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("posthog: read body: %w", err)
-	}
-	return resp.StatusCode, resp.Header, body, nil
 }
 
 // CampaignQuery is the HogQL text for one page of daily campaign aggregates over
@@ -235,20 +218,12 @@ func (c *Client) CampaignDays(ctx context.Context, from, to time.Time) ([]connec
 	var out []connectors.CampaignDay
 	for offset := 0; ; {
 		var qr *QueryResponse
-		for waits := 0; ; waits++ {
-			var err error
+		err := connectors.WaitOutThrottles(ctx, c.cfg.MaxThrottleWaits, func() (err error) {
 			qr, err = c.Query(ctx, c.CampaignQuery(from, to, c.cfg.PageSize, offset))
-			var te *connectors.ThrottledError
-			if errors.As(err, &te) && waits < c.cfg.MaxThrottleWaits {
-				if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
-					return nil, fmt.Errorf("posthog: waiting out throttle: %w", err)
-				}
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			break
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 		for _, r := range qr.Results {
 			cd, err := c.row(r)

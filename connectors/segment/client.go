@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,9 +59,8 @@ type Config struct {
 
 // Client talks to the Profile and Tracking APIs for one space/source.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	limiter *rate.Limiter
+	cfg  Config
+	doer *connectors.Doer
 }
 
 // New validates cfg and returns a Client. Reading needs SpaceID and AccessToken,
@@ -105,7 +103,16 @@ func New(cfg Config) (*Client, error) {
 	if lim == nil {
 		lim = DefaultLimiter()
 	}
-	return &Client{cfg: cfg, http: hc, limiter: lim}, nil
+	return &Client{cfg: cfg, doer: &connectors.Doer{
+		Platform:         Platform,
+		HTTP:             hc,
+		Limiter:          lim,
+		Classify:         classify,
+		MaxRetries:       cfg.MaxRetries,
+		Backoff:          cfg.RetryBackoff,
+		ThrottleBackoff:  cfg.ThrottleBackoff,
+		MaxThrottleWaits: cfg.MaxThrottleWaits,
+	}}, nil
 }
 
 // APIError is a non-2xx answer.
@@ -120,75 +127,44 @@ func (e *APIError) Error() string { return fmt.Sprintf("segment API %d: %s", e.H
 // waiting out 429s (Retry-After header, else errors[].data.msBeforeNext, else
 // ThrottleBackoff) up to MaxThrottleWaits times. 401/403 wrap ErrReauthorize.
 func (c *Client) call(ctx context.Context, method, u, user string, payload []byte) ([]byte, error) {
-	backoff := c.cfg.RetryBackoff
-	retries, waits := 0, 0
-	for {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("segment: rate limiter: %w", err)
-		}
-		var rd io.Reader
-		if payload != nil {
-			rd = bytes.NewReader(payload)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, u, rd)
-		if err != nil {
-			return nil, err
-		}
-		req.SetBasicAuth(user, "")
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		var status int
-		var hdr http.Header
-		var body []byte
-		resp, err := c.http.Do(req)
-		if err == nil {
-			status, hdr = resp.StatusCode, resp.Header
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("segment: %s: %w", method, ctx.Err())
-			}
-		} else {
-			switch {
-			case status >= 200 && status < 300:
-				return body, nil
-			case status == http.StatusUnauthorized || status == http.StatusForbidden:
-				return nil, fmt.Errorf("segment: %w: %w", connectors.ErrReauthorize, apiError(status, body))
-			case status == http.StatusNotFound:
-				return nil, fmt.Errorf("%w: %w", ErrNotFound, apiError(status, body))
-			case status == http.StatusTooManyRequests:
-				te := &connectors.ThrottledError{Platform: Platform, RetryAfter: c.throttleDelay(hdr, body), Detail: apiError(status, body).Error()}
-				if waits >= c.cfg.MaxThrottleWaits {
-					return nil, te
-				}
-				waits++
-				if err := connectors.Sleep(ctx, te.RetryAfter); err != nil {
-					return nil, fmt.Errorf("segment: waiting out throttle: %w", err)
-				}
-				continue
-			case status >= 500:
-				err = apiError(status, body)
-			default:
-				return nil, apiError(status, body)
-			}
-		}
-		if retries >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("segment: giving up after %d attempts: %w", retries+1, err)
-		}
-		retries++
-		if err := connectors.Sleep(ctx, backoff); err != nil {
-			return nil, err
-		}
-		backoff *= 2
+	req := connectors.Request{Method: method, URL: u, Body: payload,
+		Auth: func(r *http.Request) { r.SetBasicAuth(user, "") }}
+	if payload != nil {
+		req.Header = http.Header{"Content-Type": {"application/json"}}
 	}
+	resp, err := c.doer.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
 }
 
-func (c *Client) throttleDelay(hdr http.Header, body []byte) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(hdr.Get("Retry-After"))); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+// classify judges a Profile or Tracking API answer.
+func classify(r *connectors.Response) connectors.Verdict {
+	switch {
+	case r.Status >= 200 && r.Status < 300:
+		return connectors.Succeeded()
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		// Access tokens and write keys cannot be refreshed.
+		return connectors.GrantRefused(apiError(r.Status, r.Body))
+	case r.Status == http.StatusNotFound:
+		return connectors.Permanent(fmt.Errorf("%w: %w", ErrNotFound, apiError(r.Status, r.Body)))
+	case r.Status == http.StatusTooManyRequests:
+		if d, ok := throttleDelay(r.Header, r.Body); ok {
+			return connectors.ThrottledFor(apiError(r.Status, r.Body), d)
+		}
+		return connectors.ThrottledNoHint(apiError(r.Status, r.Body))
+	case r.Status >= 500:
+		return connectors.Transient(apiError(r.Status, r.Body))
+	}
+	return connectors.Permanent(apiError(r.Status, r.Body))
+}
+
+// throttleDelay reads the wait a 429 names: the Retry-After header, else the
+// Profile API's errors[].data.msBeforeNext.
+func throttleDelay(hdr http.Header, body []byte) (time.Duration, bool) {
+	if d, ok := connectors.RetryAfter(hdr); ok {
+		return d, true
 	}
 	var e struct {
 		Errors []struct {
@@ -198,9 +174,9 @@ func (c *Client) throttleDelay(hdr http.Header, body []byte) time.Duration {
 		} `json:"errors"`
 	}
 	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 && e.Errors[0].Data.MsBeforeNext != nil {
-		return time.Duration(*e.Errors[0].Data.MsBeforeNext) * time.Millisecond
+		return time.Duration(*e.Errors[0].Data.MsBeforeNext) * time.Millisecond, true
 	}
-	return c.cfg.ThrottleBackoff
+	return 0, false
 }
 
 func apiError(status int, body []byte) *APIError {
