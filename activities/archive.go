@@ -4,6 +4,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 type Archive struct {
 	Store      store.Archive
 	Aggregates store.Aggregates
+	// Audit, when set, records every drop of expired partitions (system-wide entry,
+	// actor RetentionActor), as the per-tenant retention runs are.
+	Audit *store.Audit
 }
 
 // EnsurePartitionsInput says which day partitions must exist.
@@ -40,16 +44,50 @@ type DropExpiredInput struct {
 	Cutoff time.Time
 }
 
-// DropExpired drops the archive's partitions older than the cutoff and returns their names.
+// DropExpired drops the archive's partitions older than the cutoff and returns their
+// names, and audits the drop when an Audit is configured. The names dropped are
+// heartbeat before the audit entry is written, so a retry after a failed append
+// still records them (the retry's own drop finds nothing left to drop).
 func (a *Archive) DropExpired(ctx context.Context, in DropExpiredInput) ([]string, error) {
-	dropped, err := a.Store.DropBefore(ctx, in.Cutoff)
-	if err != nil {
-		return dropped, fmt.Errorf("drop expired archive partitions: %w", err)
+	var earlier []string
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &earlier)
 	}
-	if len(dropped) > 0 {
+	dropped, err := a.Store.DropBefore(ctx, in.Cutoff)
+	dropped = append(earlier, dropped...)
+	if len(dropped) > len(earlier) {
+		activity.RecordHeartbeat(ctx, dropped)
 		activity.GetLogger(ctx).Info("archive partitions dropped", "partitions", dropped)
 	}
-	return dropped, nil
+	if err != nil {
+		err = fmt.Errorf("drop expired archive partitions: %w", err)
+	}
+	if aerr := a.auditDrop(ctx, in.Cutoff, dropped, err); aerr != nil {
+		return dropped, errors.Join(err, aerr)
+	}
+	return dropped, err
+}
+
+// auditDrop appends the system-wide entry of a partition drop. Partitions hold every
+// tenant's events, so the entry has no tenant; it names tables, never subjects.
+func (a *Archive) auditDrop(ctx context.Context, cutoff time.Time, dropped []string, err error) error {
+	if a.Audit == nil {
+		return nil
+	}
+	if dropped == nil {
+		dropped = []string{} // JSON [] rather than null
+	}
+	_, aerr := a.Audit.Append(ctx, store.AuditEntry{
+		Actor:  RetentionActor,
+		Action: RetentionAction,
+		Detail: map[string]any{
+			"scope":              "archive",
+			"cutoff":             cutoff.UTC().Format(time.RFC3339),
+			"partitions_dropped": dropped,
+		},
+		Outcome: store.OutcomeOf(err),
+	})
+	return aerr
 }
 
 // PruneWindowsInput says which 5-second windows are old enough to go.

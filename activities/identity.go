@@ -19,6 +19,9 @@ type Identity struct {
 	Archive store.Archive
 	Links   store.Identity
 	Codec   *events.Codec
+	// Keys opens events the API sealed (crypto-shredding); nil leaves their device
+	// and user ids unreadable, so they link nothing.
+	Keys streaming.KeyLookup
 	// Secret keys the IP hashes probabilistic matching compares; raw IPs are never
 	// stored. Empty: devices are matched on user agent and place only.
 	Secret []byte
@@ -117,12 +120,19 @@ func (a *Identity) UpdateIdentity(ctx context.Context, in UpdateIdentityInput) (
 	cfg := identity.Config{LinkTTL: ttl}
 	tenants := make(map[string]*state)
 	replayFrom := minTime(res.From, res.To.Add(-window))
+	var unsealer *streaming.Unsealer
+	if a.Keys != nil {
+		unsealer = streaming.NewUnsealer(a.Keys)
+	}
 	err := a.Archive.Replay(ctx, replayFrom, res.To, func(value []byte) error {
 		res.Records++
 		if res.Records%10_000 == 0 {
 			activity.RecordHeartbeat(ctx, res.Records)
 		}
-		e, err := streaming.DecodeRecord(ctx, a.Codec, value)
+		e, err := streaming.OpenRecord(ctx, a.Codec, unsealer, value)
+		if errors.Is(err, streaming.ErrShredded) {
+			return nil // the subject was deleted: the record names no one any more
+		}
 		if err != nil {
 			// The consumer sent such records to the DLQ; they name no one.
 			res.Undecodable++

@@ -2,10 +2,10 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -13,8 +13,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/touchpoint/touchpoint/connectors"
-	"github.com/touchpoint/touchpoint/connectors/googleads"
-	"github.com/touchpoint/touchpoint/connectors/meta"
 	"github.com/touchpoint/touchpoint/store"
 )
 
@@ -22,7 +20,14 @@ import (
 const (
 	PlatformGoogleAds = "googleads"
 	PlatformMeta      = "meta"
+	PlatformLinkedIn  = "linkedin"
+	PlatformGA4       = "ga4"
+	PlatformPostHog   = "posthog"
 )
+
+// CampaignPlatforms are the ad and analytics platforms whose connections sync
+// campaign days through SyncStream.
+var CampaignPlatforms = []string{PlatformGoogleAds, PlatformMeta, PlatformLinkedIn, PlatformGA4, PlatformPostHog}
 
 // CampaignDaysStream is the one stream the ad platforms' syncs have.
 const CampaignDaysStream = "campaign_days"
@@ -30,10 +35,21 @@ const CampaignDaysStream = "campaign_days"
 // Lookback is how many days before the stored cursor a platform's incremental sync
 // re-reads, because the platform restates recent days as conversions arrive.
 func Lookback(platform string) int {
-	if platform == PlatformMeta {
-		return 28
+	switch platform {
+	case PlatformMeta:
+		return 28 // Airbyte's insights_lookback_window default: the 28-day click window
+	case PlatformLinkedIn:
+		// Airbyte's default is 0, but LinkedIn credits website conversions (and their
+		// value) to the ad's day once they happen: up to 7 days later for views, 30 for
+		// clicks by default. A week catches most of them and keeps the hourly sync to
+		// a handful of requests; a Backfill re-reads older days when needed.
+		return 7
+	case PlatformGA4:
+		return 2 // Airbyte's DEFAULT_LOOKBACK_WINDOW: GA4 finishes processing within ~48 h
+	case PlatformPostHog:
+		return 2 // events arrive late from offline clients; 2 days covers most of them
 	}
-	return 14
+	return 14 // Google Ads: Airbyte's default conversion window
 }
 
 // Error types of SyncStream's non-retryable failures.
@@ -42,20 +58,6 @@ const (
 	ErrTypeSyncConfig  = "SyncConfiguration"
 	ErrTypeThrottled   = "Throttled"
 )
-
-// GoogleAdsCredentials are what a googleads connection stores (encrypted).
-type GoogleAdsCredentials struct {
-	DeveloperToken  string `json:"developer_token"`
-	LoginCustomerID string `json:"login_customer_id,omitempty"`
-	ClientID        string `json:"client_id"`
-	ClientSecret    string `json:"client_secret"`
-	RefreshToken    string `json:"refresh_token"`
-}
-
-// MetaCredentials are what a meta connection stores (encrypted).
-type MetaCredentials struct {
-	AccessToken string `json:"access_token"`
-}
 
 // Sync pulls campaign performance from the ad platforms into Postgres. The URLs
 // default to the platforms' own; tests and `touchpoint dev` point them at the fakes.
@@ -67,6 +69,13 @@ type Sync struct {
 	GoogleAdsAPIVersion string // googleads.DefaultAPIVersion if empty
 	MetaBaseURL         string // https://graph.facebook.com if empty
 	MetaAPIVersion      string // "v23.0" if empty
+	LinkedInBaseURL     string // linkedin.DefaultBaseURL if empty
+	LinkedInTokenURL    string // linkedin.DefaultTokenURL if empty
+	LinkedInVersion     string // linkedin.DefaultVersion (LinkedIn-Version header) if empty
+	GA4BaseURL          string // ga4.DefaultBaseURL if empty
+	GA4TokenURL         string // ga4.DefaultTokenURL if empty
+	GA4APIVersion       string // ga4.DefaultAPIVersion if empty
+	PostHogBaseURL      string // posthog.DefaultBaseURL (US cloud) if empty
 
 	HTTPClient *http.Client  // http.DefaultClient if nil
 	Limiter    *rate.Limiter // nil: each platform's documented limit
@@ -94,54 +103,6 @@ type SyncStreamResult struct {
 type syncProgress struct {
 	Last time.Time
 	Rows int
-}
-
-type fetcher func(ctx context.Context, from, to time.Time) ([]connectors.CampaignDay, error)
-
-func (s *Sync) client(c store.Connection) (fetcher, error) {
-	hc := s.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	switch c.Platform {
-	case PlatformGoogleAds:
-		var cr GoogleAdsCredentials
-		if err := json.Unmarshal(c.Credentials, &cr); err != nil {
-			return nil, fmt.Errorf("googleads credentials: %w", err)
-		}
-		gc, err := googleads.New(googleads.Config{
-			BaseURL: s.GoogleAdsBaseURL, TokenURL: s.GoogleAdsTokenURL, APIVersion: s.GoogleAdsAPIVersion,
-			DeveloperToken: cr.DeveloperToken, LoginCustomerID: cr.LoginCustomerID, ClientID: cr.ClientID,
-			ClientSecret: cr.ClientSecret, RefreshToken: cr.RefreshToken, HTTPClient: hc, Limiter: s.Limiter,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context, from, to time.Time) ([]connectors.CampaignDay, error) {
-			return gc.CampaignDays(ctx, c.AccountID, from, to)
-		}, nil
-	case PlatformMeta:
-		var cr MetaCredentials
-		if err := json.Unmarshal(c.Credentials, &cr); err != nil || cr.AccessToken == "" {
-			return nil, errors.New("meta credentials: access_token is required")
-		}
-		base, version := s.MetaBaseURL, s.MetaAPIVersion
-		if base == "" {
-			base = "https://graph.facebook.com"
-		}
-		if version == "" {
-			version = "v23.0"
-		}
-		mc := meta.New(base, version, cr.AccessToken)
-		mc.HTTPClient = hc
-		if s.Limiter != nil {
-			mc.Limiter = s.Limiter
-		}
-		return func(ctx context.Context, from, to time.Time) ([]connectors.CampaignDay, error) {
-			return mc.CampaignDays(ctx, c.AccountID, from, to)
-		}, nil
-	}
-	return nil, fmt.Errorf("unknown platform %q", c.Platform)
 }
 
 func utcDay(t time.Time) time.Time {
@@ -202,7 +163,7 @@ func (s *Sync) SyncStream(ctx context.Context, in SyncStreamInput) (SyncStreamRe
 		if end.After(to) {
 			end = to
 		}
-		rows, err := fetch(ctx, start, end)
+		rows, err := fetchHeartbeating(ctx, fetch, start, end, progress)
 		if err != nil {
 			return res, s.classify(ctx, conn, err)
 		}
@@ -214,6 +175,36 @@ func (s *Sync) SyncStream(ctx context.Context, in SyncStreamInput) (SyncStreamRe
 	}
 	res.Rows = progress.Rows
 	return res, nil
+}
+
+// fetchHeartbeating runs one fetch while heartbeating the progress stored so far
+// every second. A fetch can outlast the activity's heartbeat timeout: the clients
+// pace requests with their rate limiters (LinkedIn: one a second) and wait out
+// throttles in-process (LinkedIn sends no Retry-After and backs off a minute).
+func fetchHeartbeating(ctx context.Context, fetch fetcher, from, to time.Time, progress syncProgress) ([]connectors.CampaignDay, error) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				activity.RecordHeartbeat(ctx, progress)
+			}
+		}
+	}()
+	// Stop the ticker before returning, so a late heartbeat of this older progress
+	// cannot overwrite the caller's next one.
+	defer wg.Wait()
+	defer close(done)
+	return fetch(ctx, from, to)
 }
 
 func (s *Sync) classify(ctx context.Context, conn store.Connection, err error) error {

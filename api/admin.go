@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/touchpoint/touchpoint"
+	"github.com/touchpoint/touchpoint/store"
 )
 
 type createTenantRequest struct {
@@ -26,49 +28,83 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, t)
 }
 
+// tenantListing is a tenant as the admin listing shows it: with its retention
+// policy when the tenant store keeps policies.
+type tenantListing struct {
+	store.Tenant
+	RetentionDays int `json:"retention_days,omitempty"`
+}
+
 func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request) {
 	ts, err := s.tenants.List(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenants": ts})
-}
-
-type createKeyRequest struct {
-	Name string `json:"name"`
-}
-
-type createKeyResponse struct {
-	KeyID    string `json:"key_id"`
-	TenantID string `json:"tenant_id"`
-	Name     string `json:"name"`
-	// Key is the secret; it is shown only here.
-	Key string `json:"key"`
-}
-
-func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
-	var req createKeyRequest
-	if r.ContentLength != 0 {
-		if err := decodeBody(w, r, &req); err != nil {
+	days := map[string]int{}
+	if rp, ok := s.tenants.(retentionPolicies); ok {
+		policies, err := rp.RetentionPolicies(r.Context())
+		if err != nil {
 			writeError(w, r, err)
 			return
 		}
+		for _, p := range policies {
+			days[p.TenantID] = p.Days
+		}
 	}
-	k, secret, err := s.tenants.CreateKey(r.Context(), r.PathValue("tenant"), req.Name)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	out := make([]tenantListing, len(ts))
+	for i, t := range ts {
+		out[i] = tenantListing{Tenant: t, RetentionDays: days[t.ID]}
 	}
-	writeJSON(w, http.StatusCreated, createKeyResponse{KeyID: k.ID, TenantID: k.TenantID, Name: k.Name, Key: secret})
+	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
 }
 
-func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
-	if err := s.tenants.RevokeKey(r.Context(), r.PathValue("tenant"), r.PathValue("key")); err != nil {
+// retentionPolicies is what a tenant store that keeps retention policies adds
+// (store.Tenants does). It is asserted rather than part of Tenants so that a store
+// without policies still serves everything else; the retention endpoint then
+// answers 503.
+type retentionPolicies interface {
+	SetRetention(ctx context.Context, tenant string, days int) error
+	RetentionPolicies(ctx context.Context) ([]store.TenantPolicy, error)
+}
+
+type setRetentionRequest struct {
+	Days *int `json:"days"` // a pointer, so that a missing days is told from 0
+}
+
+// handleSetRetention sets how many days a tenant keeps personal data; the next
+// daily maintenance run applies it.
+func (s *Server) handleSetRetention(w http.ResponseWriter, r *http.Request) {
+	rp, ok := s.tenants.(retentionPolicies)
+	if !ok {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EUnavailable, "retention policies are not configured"))
+		return
+	}
+	var req setRetentionRequest
+	if err := decodeBody(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if req.Days == nil {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "days is required"))
+		return
+	}
+	tenant := r.PathValue("tenant")
+	if err := rp.SetRetention(r.Context(), tenant, *req.Days); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, store.TenantPolicy{TenantID: tenant, Days: *req.Days})
+}
+
+// handleCreateKey makes a key for the path's tenant (see createKey, keys.go).
+func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
+	s.createKey(w, r, r.PathValue("tenant"))
+}
+
+// handleRevokeKey revokes a key of the path's tenant (see revokeKey, keys.go).
+func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
+	s.revokeKey(w, r, r.PathValue("tenant"))
 }
 
 // decodeBody reads a small JSON request body strictly.

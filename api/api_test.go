@@ -82,7 +82,7 @@ func newStack(t *testing.T, o options) *stack {
 		if _, err := tenants.Create(ctx, id, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, keys[id], err = tenants.CreateKey(ctx, id, "test")
+		_, keys[id], err = tenants.CreateKey(ctx, id, "test", store.AllScopes)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,14 +60,6 @@ func (t TemporalWorkflows) AttributionProgress(ctx context.Context, workflowID s
 // maxAttributionRange bounds one recompute or report request.
 const maxAttributionRange = 366 * 24 * time.Hour
 
-func (s *Server) attributionRoutes() {
-	s.handle("POST /v1/attribution/recompute", s.requireTenant(s.needWorkflows(s.handleRecompute)))
-	s.handle("GET /v1/attribution/recompute", s.requireTenant(s.needWorkflows(s.handleRecomputeProgress)))
-	s.handle("GET /v1/attribution/recompute/{from}/{to}", s.requireTenant(s.needWorkflows(s.handleRecomputeProgress)))
-	s.handle("GET /v1/attribution/report", s.requireTenant(s.needCredits(s.handleAttributionReport)))
-	s.handle("GET /v1/attribution/compare", s.requireTenant(s.needCredits(s.handleAttributionCompare)))
-}
-
 func (s *Server) needWorkflows(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.workflows == nil {

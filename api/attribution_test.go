@@ -46,7 +46,7 @@ func newAttributionStack(t *testing.T) *attributionStack {
 		if _, err := tenants.Create(ctx, id, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, key, err := tenants.CreateKey(ctx, id, "test")
+		_, key, err := tenants.CreateKey(ctx, id, "test", store.AllScopes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestAttributionWithoutWorkflowsIs503(t *testing.T) {
 	if _, err := tenants.Create(context.Background(), "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := tenants.CreateKey(context.Background(), "acme", "test")
+	_, key, err := tenants.CreateKey(context.Background(), "acme", "test", store.AllScopes)
 	if err != nil {
 		t.Fatal(err)
 	}

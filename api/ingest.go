@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,11 +9,14 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/touchpoint/touchpoint"
 	"github.com/touchpoint/touchpoint/events"
+	"github.com/touchpoint/touchpoint/seal"
+	"github.com/touchpoint/touchpoint/store"
 )
 
 // Content types the ingest endpoint takes.
@@ -207,6 +211,12 @@ func (s *Server) checkOne(it *item, tenant string, now time.Time) {
 	if e.EventID == "" {
 		e.EventID = events.NewEventID()
 	}
+	if e.Sealed != nil {
+		// Only the edge seals, with keys it holds: a producer's "sealed" would name a
+		// key that does not exist and the consumer would drop the event as shredded.
+		it.err = &events.FieldError{Field: "sealed", Reason: "is set by Touchpoint's ingest edge, not by producers"}
+		return
+	}
 	if err := s.opts.Rules.Validate(e, now); err != nil {
 		it.err = err
 		return
@@ -244,4 +254,43 @@ func eventIDs(evs []events.Event) []string {
 		ids[i] = evs[i].EventID
 	}
 	return ids
+}
+
+// SealingPublisher seals the personal fields of every event with a data subject under
+// the subject's key (package seal) before handing the events to Next, so that Kafka
+// only ever holds them encrypted and a deletion can make them unreadable at once by
+// destroying the key. Events are validated before they are sealed (check runs
+// first), so validation judges the real identifiers; the consumer validates again
+// after opening them. One key lookup per request and tenant, for the subjects the
+// sealer's cache does not hold. The caller's events are not modified.
+type SealingPublisher struct {
+	Next   Publisher
+	Sealer *seal.Edge
+}
+
+// Publish seals copies of evs and publishes them. A failed key lookup fails the
+// request like a Kafka failure (503 with the event ids to resend).
+func (p SealingPublisher) Publish(ctx context.Context, evs []events.Event) error {
+	sealed := slices.Clone(evs) // Seal replaces Device records, never modifies them
+	if err := p.Sealer.SealAll(ctx, sealed); err != nil {
+		return fmt.Errorf("seal personal fields: %w", err)
+	}
+	return p.Next.Publish(ctx, sealed)
+}
+
+// NewSealer returns the sealer of the ingest edge (and of `touchpoint produce`):
+// keys from keys, cached by keyed subject hash.
+func NewSealer(keys store.SubjectKeys) *seal.Edge {
+	ensure := func(ctx context.Context, tenant string, subjects []string) (map[string]seal.Key, error) {
+		got, err := keys.Ensure(ctx, tenant, subjects)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]seal.Key, len(got))
+		for s, k := range got {
+			out[s] = seal.Key(k)
+		}
+		return out, nil
+	}
+	return seal.NewEdge(ensure, store.NewSubjectHasher(keys.SecretsKey).Hash)
 }

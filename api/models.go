@@ -27,11 +27,6 @@ func (t TemporalWorkflows) StartTraining(ctx context.Context, in workflows.Train
 	return run.GetID(), run.GetRunID(), nil
 }
 
-func (s *Server) modelRoutes() {
-	s.handle("POST /v1/attribution/models/train", s.requireTenant(s.handleTrain))
-	s.handle("GET /v1/attribution/models", s.requireTenant(s.needCredits(s.handleListModels)))
-}
-
 type trainRequest struct {
 	From string `json:"from"`
 	To   string `json:"to"`

@@ -42,7 +42,7 @@ func TestModelsTrainAndList(t *testing.T) {
 	if _, err := tenants.Create(ctx, "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := tenants.CreateKey(ctx, "acme", "test")
+	_, key, err := tenants.CreateKey(ctx, "acme", "test", store.AllScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestModelsTrainUnavailable(t *testing.T) {
 	if _, err := tenants.Create(ctx, "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := tenants.CreateKey(ctx, "acme", "test")
+	_, key, err := tenants.CreateKey(ctx, "acme", "test", store.AllScopes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,14 +121,6 @@ func rangeHandler[R any](s *Server, query func(context.Context, store.Query) ([]
 	}
 }
 
-func (s *Server) metricRoutes() {
-	s.handle("GET /v1/metrics/campaigns", s.requireTenant(rangeHandler(s, s.aggregates.Campaigns, campaignViews)))
-	s.handle("GET /v1/metrics/channels", s.requireTenant(rangeHandler(s, s.aggregates.Channels, asIs[store.ChannelRow])))
-	s.handle("GET /v1/metrics/variants", s.requireTenant(rangeHandler(s, s.aggregates.Variants, variantViews)))
-	s.handle("GET /v1/metrics/event-types", s.requireTenant(rangeHandler(s, s.aggregates.EventTypes, asIs[store.EventTypeRow])))
-	s.handle("GET /v1/metrics/realtime", s.requireTenant(s.handleRealtime))
-}
-
 func asIs[R any](rows []R) any {
 	if rows == nil {
 		return []R{}

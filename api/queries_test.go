@@ -23,7 +23,7 @@ func (s *stack) startConsumer(t *testing.T) {
 		Rules: events.DefaultRules(),
 	}, s.codec, streaming.ConsumerStores{
 		Batches: store.Batches{DB: s.pool, Group: "api-test"}, Archive: store.Archive{DB: s.pool},
-		Aggregates: store.Aggregates{DB: s.pool}, Privacy: store.Privacy{DB: s.pool},
+		Aggregates: store.Aggregates{DB: s.pool}, Privacy: store.Privacy{DB: s.pool, Hasher: store.NewSubjectHasher([]byte("api-test-secrets-key"))},
 		Realtime: &store.Realtime{RDB: s.rdb},
 	}, nil)
 	if err != nil {

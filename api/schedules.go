@@ -88,13 +88,6 @@ func (t TemporalSyncs) TriggerSchedule(ctx context.Context, in workflows.SyncInp
 	return nil
 }
 
-func (s *Server) scheduleRoutes() {
-	s.handle("GET /v1/schedules", s.requireTenant(s.needSchedules(s.handleListSchedules)))
-	s.handle("POST /v1/schedules/{id}/pause", s.requireTenant(s.needSchedules(s.handlePauseSchedule(true))))
-	s.handle("POST /v1/schedules/{id}/resume", s.requireTenant(s.needSchedules(s.handlePauseSchedule(false))))
-	s.handle("POST /v1/schedules/{id}/trigger", s.requireTenant(s.needSchedules(s.handleTriggerSchedule)))
-}
-
 func (s *Server) needSchedules(h http.HandlerFunc) http.HandlerFunc {
 	return s.needSyncs(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.syncs.(Schedules); !ok {

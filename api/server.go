@@ -25,9 +25,16 @@ type Publisher interface {
 type Tenants interface {
 	Create(ctx context.Context, id, name string) (store.Tenant, error)
 	List(ctx context.Context) ([]store.Tenant, error)
-	CreateKey(ctx context.Context, tenantID, name string) (store.APIKey, string, error)
-	RevokeKey(ctx context.Context, tenantID, keyID string) error
-	Authenticate(ctx context.Context, secret string) (string, error)
+	// CreateKey makes a key with the scopes (nil: store.DefaultScopes).
+	CreateKey(ctx context.Context, tenantID, name string, scopes []string) (store.APIKey, string, error)
+	// ListKeys returns the tenant's keys, without secrets or hashes.
+	ListKeys(ctx context.Context, tenantID string) ([]store.APIKey, error)
+	// RevokeKey revokes the tenant's key and returns it; another tenant's key is
+	// ENotFound.
+	RevokeKey(ctx context.Context, tenantID, keyID string) (store.APIKey, error)
+	// Authenticate returns the key a secret belongs to; an unknown or revoked one
+	// is EUnauthorized.
+	Authenticate(ctx context.Context, secret string) (store.KeyInfo, error)
 }
 
 // Check is one dependency readiness check.
@@ -64,11 +71,16 @@ type Server struct {
 	attribution store.Attribution
 	syncs       Syncs
 	connections store.Connections
+	deletions   DeletionDeps
+	consent     ConsentDeps
+	audit       store.Audit
 	auth        *authCache
 	limits      *tenantLimiter
 	metrics     *metrics
 	registry    *prometheus.Registry
 	mux         *http.ServeMux
+	patterns    []string          // every registered route, for Routes
+	access      map[string]string // route pattern -> access, from routeTable
 }
 
 // Deps are the API's collaborators. Aggregates and Realtime may be zero/nil on an
@@ -87,6 +99,14 @@ type Deps struct {
 	// Syncs and Connections serve /v1/connections; nil/zero: 503.
 	Syncs       Syncs
 	Connections store.Connections
+	// Deletions serve /v1/deletions; zero: 503.
+	Deletions DeletionDeps
+	// Consent serves /v1/consent; zero: 503.
+	Consent ConsentDeps
+	// Audit records key management and connection changes and serves /v1/audit.
+	// Zero: Consent's or Deletions' audit log if set; otherwise those changes go
+	// unaudited (tests of other endpoints) and /v1/audit answers 503.
+	Audit store.Audit
 }
 
 // New wires the API's routes.
@@ -110,14 +130,28 @@ func New(opts Options, d Deps) *Server {
 		attribution: d.Attribution,
 		syncs:       d.Syncs,
 		connections: d.Connections,
+		deletions:   d.Deletions,
+		consent:     d.Consent,
+		audit:       auditOf(d),
 		auth:        newAuthCache(d.Tenants, 30*time.Second),
 		limits:      newTenantLimiter(opts.TenantRate, opts.TenantBurst),
 		metrics:     newMetrics(reg),
 		registry:    reg,
 		mux:         http.NewServeMux(),
+		access:      map[string]string{},
 	}
 	s.routes()
 	return s
+}
+
+// auditOf is the audit log Deps configure, directly or through the privacy deps.
+func auditOf(d Deps) store.Audit {
+	for _, a := range []store.Audit{d.Audit, d.Consent.Audit, d.Deletions.Audit} {
+		if a.DB != nil {
+			return a
+		}
+	}
+	return store.Audit{}
 }
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process collectors.
@@ -131,26 +165,134 @@ func NewRegistry() *prometheus.Registry {
 // process register their collectors on it.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
+// Who may call a route, besides the tenant key scopes (store.ScopeIngest, ScopeRead,
+// ScopeAdmin).
+const (
+	accessAdminKey = "admin-key" // the global admin key, TOUCHPOINT_ADMIN_KEY
+	accessPublic   = "public"    // no key: liveness, readiness, Prometheus metrics
+)
+
+// route is one endpoint and who may call it.
+type route struct {
+	pattern string
+	access  string // a key scope, accessAdminKey or accessPublic
+	h       http.HandlerFunc
+}
+
+// routeTable is every route of the API with its access, in one place so each one's
+// access can be reviewed side by side (and README's API table checked against it).
+// Handlers never take the tenant from the path or the body, only from the key (see
+// tenantOf); api/isolation_test.go calls every route listed here with another
+// tenant's key and fails when a route is missing from its own table.
+func (s *Server) routeTable() []route {
+	const ingest, read, admin = store.ScopeIngest, store.ScopeRead, store.ScopeAdmin
+	return []route{
+		{"POST /v1/events", ingest, s.handleIngest},
+
+		{"GET /v1/admin/tenants", accessAdminKey, s.handleListTenants},
+		{"POST /v1/admin/tenants", accessAdminKey, s.handleCreateTenant},
+		{"POST /v1/admin/tenants/{tenant}/keys", accessAdminKey, s.handleCreateKey},
+		{"DELETE /v1/admin/tenants/{tenant}/keys/{key}", accessAdminKey, s.handleRevokeKey},
+		{"PUT /v1/admin/tenants/{tenant}/retention", accessAdminKey, s.handleSetRetention},
+
+		// A tenant's own keys and audit trail (keys.go).
+		{"POST /v1/keys", admin, s.handleCreateOwnKey},
+		{"GET /v1/keys", admin, s.handleListOwnKeys},
+		{"DELETE /v1/keys/{key}", admin, s.handleRevokeOwnKey},
+		{"GET /v1/audit", admin, s.needAudit(s.handleListAudit)},
+
+		// Metrics (queries.go, realtime.go, platformmetrics.go). campaignsHandler adds
+		// include=synced to the streamed report.
+		{"GET /v1/metrics/campaigns", read, s.campaignsHandler()},
+		{"GET /v1/metrics/channels", read, rangeHandler(s, s.aggregates.Channels, asIs[store.ChannelRow])},
+		{"GET /v1/metrics/variants", read, rangeHandler(s, s.aggregates.Variants, variantViews)},
+		{"GET /v1/metrics/event-types", read, rangeHandler(s, s.aggregates.EventTypes, asIs[store.EventTypeRow])},
+		{"GET /v1/metrics/realtime", read, s.handleRealtime},
+		{"GET /v1/metrics/platform-campaigns", read, s.handlePlatformCampaigns},
+
+		// Attribution (attribution.go, models.go). Starting a recompute or a training
+		// is admin: it replaces stored credits or adds model versions, and costs
+		// worker time.
+		{"POST /v1/attribution/recompute", admin, s.needWorkflows(s.handleRecompute)},
+		{"GET /v1/attribution/recompute", read, s.needWorkflows(s.handleRecomputeProgress)},
+		{"GET /v1/attribution/recompute/{from}/{to}", read, s.needWorkflows(s.handleRecomputeProgress)},
+		{"GET /v1/attribution/report", read, s.needCredits(s.handleAttributionReport)},
+		{"GET /v1/attribution/compare", read, s.needCredits(s.handleAttributionCompare)},
+		{"POST /v1/attribution/models/train", admin, s.handleTrain},
+		{"GET /v1/attribution/models", read, s.needCredits(s.handleListModels)},
+
+		// Platform connections, syncs and their schedules (syncs.go, schedules.go).
+		{"POST /v1/connections", admin, s.needSyncs(s.handleCreateConnection)},
+		{"GET /v1/connections", read, s.needSyncs(s.handleListConnections)},
+		{"DELETE /v1/connections/{id}", admin, s.needSyncs(s.handleDeleteConnection)},
+		{"POST /v1/connections/{id}/sync", admin, s.needSyncs(s.handleStartSync)},
+		{"POST /v1/connections/{id}/backfill", admin, s.needSyncs(s.handleStartBackfill)},
+		{"GET /v1/connections/{id}/backfill", read, s.needSyncs(s.handleBackfillProgress)},
+		{"GET /v1/schedules", read, s.needSchedules(s.handleListSchedules)},
+		{"POST /v1/schedules/{id}/pause", admin, s.needSchedules(s.handlePauseSchedule(true))},
+		{"POST /v1/schedules/{id}/resume", admin, s.needSchedules(s.handlePauseSchedule(false))},
+		{"POST /v1/schedules/{id}/trigger", admin, s.needSchedules(s.handleTriggerSchedule)},
+
+		// Privacy (deletions.go, consent.go).
+		{"POST /v1/deletions", admin, s.handleCreateDeletion},
+		{"GET /v1/deletions", read, s.handleListDeletions},
+		{"GET /v1/deletions/{id}", read, s.handleGetDeletion},
+		{"PUT /v1/consent/{subject}", admin, s.handleSetConsent},
+		{"GET /v1/consent/{subject}", read, s.handleGetConsent},
+		{"GET /v1/consent", read, s.handleListConsent},
+
+		{"GET /healthz", accessPublic, s.handleHealth},
+		{"GET /readyz", accessPublic, s.handleReady},
+		{"GET /metrics", accessPublic, promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP},
+	}
+}
+
 func (s *Server) routes() {
-	s.handle("POST /v1/events", s.requireTenant(s.handleIngest))
-	s.handle("GET /v1/admin/tenants", s.requireAdmin(s.handleListTenants))
-	s.handle("POST /v1/admin/tenants", s.requireAdmin(s.handleCreateTenant))
-	s.handle("POST /v1/admin/tenants/{tenant}/keys", s.requireAdmin(s.handleCreateKey))
-	s.handle("DELETE /v1/admin/tenants/{tenant}/keys/{key}", s.requireAdmin(s.handleRevokeKey))
-	s.metricRoutes()
-	s.attributionRoutes()
-	s.modelRoutes()
-	s.syncRoutes()
-	s.handle("GET /healthz", s.handleHealth)
-	s.handle("GET /readyz", s.handleReady)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	for _, rt := range s.routeTable() {
+		s.access[rt.pattern] = rt.access
+		s.handle(rt.pattern, s.guard(rt))
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "no route for " + r.Method + " " + r.URL.Path, Kind: "not_found"})
 	})
 }
 
-// handle registers a handler wrapped with panic recovery and request metrics.
+// guard wraps a route's handler with the check its access asks for. An unknown
+// access is a programming error, caught by every test that builds a Server.
+func (s *Server) guard(rt route) http.HandlerFunc {
+	switch rt.access {
+	case accessPublic:
+		return rt.h
+	case accessAdminKey:
+		return s.requireAdmin(rt.h)
+	case store.ScopeIngest, store.ScopeRead, store.ScopeAdmin:
+		return s.requireScope(rt.access, rt.h)
+	}
+	panic("api: route " + rt.pattern + " has unknown access " + rt.access)
+}
+
+// RouteInfo is a registered route and who may call it.
+type RouteInfo struct {
+	Pattern string
+	// Access is a key scope (ingest, read, admin), "admin-key" or "public"; empty
+	// for a route registered outside routeTable, which has no known access.
+	Access string
+}
+
+// Routes lists every route registered on the server, in registration order, so
+// tests can check that each one is covered.
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(s.patterns))
+	for i, p := range s.patterns {
+		out[i] = RouteInfo{Pattern: p, Access: s.access[p]}
+	}
+	return out
+}
+
+// handle registers a handler wrapped with panic recovery and request metrics, and
+// records its pattern for Routes.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.Handle(pattern, s.instrument(pattern, h))
 }
 

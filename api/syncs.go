@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -43,6 +46,9 @@ type TemporalSyncs struct{ Client client.Client }
 
 // EnsureSchedule implements Syncs.
 func (t TemporalSyncs) EnsureSchedule(ctx context.Context, in workflows.SyncInput) error {
+	if activities.IsCDP(in.Platform) {
+		return worker.EnsureProfileSyncSchedule(ctx, t.Client, in)
+	}
 	return worker.EnsureSyncSchedule(ctx, t.Client, in)
 }
 
@@ -69,6 +75,9 @@ func started(run client.WorkflowRun, err error) (string, string, error) {
 
 // StartSync implements Syncs.
 func (t TemporalSyncs) StartSync(ctx context.Context, in workflows.SyncInput) (string, string, error) {
+	if activities.IsCDP(in.Platform) {
+		return t.startProfileSync(ctx, in)
+	}
 	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.SyncStartOptions(in), workflows.PlatformSync, in))
 	var re *RunningError
 	if errors.As(err, &re) {
@@ -79,6 +88,9 @@ func (t TemporalSyncs) StartSync(ctx context.Context, in workflows.SyncInput) (s
 
 // StartBackfill implements Syncs.
 func (t TemporalSyncs) StartBackfill(ctx context.Context, in workflows.BackfillInput) (string, string, error) {
+	if activities.IsCDP(in.Platform) {
+		return "", "", touchpoint.Errorf(touchpoint.EInvalid, "%s connections sync profiles, they have no days to backfill", in.Platform)
+	}
 	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(in), workflows.Backfill, in))
 	var re *RunningError
 	if errors.As(err, &re) {
@@ -104,16 +116,6 @@ func (t TemporalSyncs) BackfillProgress(ctx context.Context, workflowID string) 
 	return p, nil
 }
 
-func (s *Server) syncRoutes() {
-	s.handle("POST /v1/connections", s.requireTenant(s.needSyncs(s.handleCreateConnection)))
-	s.handle("GET /v1/connections", s.requireTenant(s.needSyncs(s.handleListConnections)))
-	s.handle("DELETE /v1/connections/{id}", s.requireTenant(s.needSyncs(s.handleDeleteConnection)))
-	s.handle("POST /v1/connections/{id}/sync", s.requireTenant(s.needSyncs(s.handleStartSync)))
-	s.handle("POST /v1/connections/{id}/backfill", s.requireTenant(s.needSyncs(s.handleStartBackfill)))
-	s.handle("GET /v1/connections/{id}/backfill", s.requireTenant(s.needSyncs(s.handleBackfillProgress)))
-	s.scheduleRoutes()
-}
-
 func (s *Server) needSyncs(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.syncs == nil || s.connections.DB == nil {
@@ -133,20 +135,15 @@ type connectionRequest struct {
 	Credentials  json.RawMessage `json:"credentials"`
 }
 
+// validCredentials checks a connection's platform and that its credentials carry
+// every field the platform's client needs, naming the missing ones.
 func validCredentials(platform string, raw json.RawMessage) error {
-	switch platform {
-	case activities.PlatformGoogleAds:
-		var c activities.GoogleAdsCredentials
-		if err := json.Unmarshal(raw, &c); err != nil || c.DeveloperToken == "" || c.ClientID == "" || c.RefreshToken == "" {
-			return touchpoint.Errorf(touchpoint.EInvalid, "googleads credentials need developer_token, client_id, client_secret and refresh_token")
-		}
-	case activities.PlatformMeta:
-		var c activities.MetaCredentials
-		if err := json.Unmarshal(raw, &c); err != nil || c.AccessToken == "" {
-			return touchpoint.Errorf(touchpoint.EInvalid, "meta credentials need access_token")
-		}
-	default:
-		return touchpoint.Errorf(touchpoint.EInvalid, "platform must be googleads or meta")
+	if !slices.Contains(activities.CampaignPlatforms, platform) {
+		all := append(slices.Clone(activities.CampaignPlatforms), activities.PlatformSegment, activities.PlatformMParticle, activities.PlatformLiveRamp)
+		return touchpoint.Errorf(touchpoint.EInvalid, "platform must be one of %s", strings.Join(all, ", "))
+	}
+	if err := activities.CheckCredentials(platform, raw); err != nil {
+		return touchpoint.Errorf(touchpoint.EInvalid, "%v", err)
 	}
 	return nil
 }
@@ -165,28 +162,53 @@ func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request) 
 		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "account_id is required"))
 		return
 	}
-	if err := validCredentials(req.Platform, req.Credentials); err != nil {
+	if err := connectionCredentials(req.Platform, req.Credentials); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	tenant := tenantOf(r.Context())
-	c, err := s.connections.Create(r.Context(), store.Connection{TenantID: tenant, ConnectionID: req.ConnectionID,
+	ctx, tenant := r.Context(), tenantOf(r.Context())
+	c, err := s.addConnection(ctx, store.Connection{TenantID: tenant, ConnectionID: req.ConnectionID,
 		Platform: req.Platform, AccountID: req.AccountID, Credentials: req.Credentials})
-	if errors.Is(err, store.ErrConnectionExists) {
-		err = touchpoint.Errorf(touchpoint.EConflict, "connection %s already exists", req.ConnectionID)
+	// Never the credentials: the audit trail is readable by the tenant's admin keys.
+	detail := map[string]any{"connection_id": req.ConnectionID, "platform": req.Platform, "account_id": req.AccountID}
+	if aerr := s.appendAudit(ctx, tenant, "connection.create", detail, err); aerr != nil && err == nil {
+		// An unaudited connection is not kept: it would hold credentials nobody can
+		// trace.
+		s.removeConnection(context.WithoutCancel(ctx), c)
+		err = aerr
 	}
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	in := workflows.SyncInput{Tenant: tenant, Platform: c.Platform, ConnectionID: c.ConnectionID}
-	if err := s.syncs.EnsureSchedule(r.Context(), in); err != nil {
-		// The connection stays; creating it again answers 409, so undo it instead.
-		_ = s.connections.Delete(context.WithoutCancel(r.Context()), tenant, c.ConnectionID)
-		writeError(w, r, touchpoint.Errorf(touchpoint.EUnavailable, "schedule the sync: %v", err))
-		return
-	}
 	writeJSON(w, http.StatusCreated, c)
+}
+
+// addConnection stores a connection and creates its sync schedule; if the schedule
+// cannot be created the connection is removed again (creating it again would
+// otherwise answer 409).
+func (s *Server) addConnection(ctx context.Context, in store.Connection) (store.Connection, error) {
+	c, err := s.connections.Create(ctx, in)
+	if errors.Is(err, store.ErrConnectionExists) {
+		return c, touchpoint.Errorf(touchpoint.EConflict, "connection %s already exists", in.ConnectionID)
+	}
+	if err != nil {
+		return c, err
+	}
+	sched := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
+	if err := s.syncs.EnsureSchedule(ctx, sched); err != nil {
+		_ = s.connections.Delete(context.WithoutCancel(ctx), c.TenantID, c.ConnectionID)
+		return c, touchpoint.Errorf(touchpoint.EUnavailable, "schedule the sync: %v", err)
+	}
+	return c, nil
+}
+
+// removeConnection undoes addConnection as far as it can, logging what fails.
+func (s *Server) removeConnection(ctx context.Context, c store.Connection) {
+	in := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
+	if err := errors.Join(s.syncs.DeleteSchedule(ctx, in), s.connections.Delete(ctx, c.TenantID, c.ConnectionID)); err != nil {
+		slog.Error("api: removing an unaudited connection failed", "tenant", c.TenantID, "connection", c.ConnectionID, "err", err)
+	}
 }
 
 func (s *Server) handleListConnections(w http.ResponseWriter, r *http.Request) {
@@ -211,17 +233,27 @@ func (s *Server) connection(w http.ResponseWriter, r *http.Request) (store.Conne
 	return c, true
 }
 
+// handleDeleteConnection deletes the caller's connection (another tenant's is 404)
+// with its schedule, and audits it as connection.delete. A failed audit is logged:
+// the credentials are already gone and putting them back would be worse.
 func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.connection(w, r)
 	if !ok {
 		return
 	}
+	ctx := r.Context()
 	in := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
-	if err := s.syncs.DeleteSchedule(r.Context(), in); err != nil {
-		writeError(w, r, touchpoint.Errorf(touchpoint.EUnavailable, "delete the sync schedule: %v", err))
-		return
+	err := s.syncs.DeleteSchedule(ctx, in)
+	if err != nil {
+		err = touchpoint.Errorf(touchpoint.EUnavailable, "delete the sync schedule: %v", err)
+	} else {
+		err = s.connections.Delete(ctx, c.TenantID, c.ConnectionID)
 	}
-	if err := s.connections.Delete(r.Context(), c.TenantID, c.ConnectionID); err != nil {
+	detail := map[string]any{"connection_id": c.ConnectionID, "platform": c.Platform, "account_id": c.AccountID}
+	if aerr := s.appendAudit(ctx, c.TenantID, "connection.delete", detail, err); aerr != nil {
+		slog.Error("api: audit of connection.delete failed", "tenant", c.TenantID, "connection", c.ConnectionID, "err", aerr)
+	}
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -307,4 +339,53 @@ func (s *Server) handleBackfillProgress(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	writeJSON(w, http.StatusOK, backfillProgressResponse{WorkflowID: id, Progress: p})
+}
+
+// startProfileSync starts a CDP connection's ProfileSync; while one runs it returns
+// a *RunningError.
+func (t TemporalSyncs) startProfileSync(ctx context.Context, in workflows.SyncInput) (string, string, error) {
+	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.ProfileSyncStartOptions(in), workflows.ProfileSync, in))
+	var re *RunningError
+	if errors.As(err, &re) {
+		re.WorkflowID = workflows.ProfileSyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID)
+	}
+	return id, run, err
+}
+
+// connectionCredentials checks a new connection's credentials: CDP connections
+// (profile syncs) here, the ad and analytics platforms in validCredentials.
+func connectionCredentials(platform string, raw json.RawMessage) error {
+	if activities.IsCDP(platform) {
+		return validCDPCredentials(platform, raw)
+	}
+	return validCredentials(platform, raw)
+}
+
+// validCDPCredentials requires what the CDP's profile sync needs: Segment a Profile
+// API space and token or a write key, mParticle an input key and secret or Profile API
+// client credentials with the workspace ids, LiveRamp client credentials.
+func validCDPCredentials(platform string, raw json.RawMessage) error {
+	ok := false
+	switch platform {
+	case activities.PlatformSegment:
+		var c activities.SegmentCredentials
+		ok = json.Unmarshal(raw, &c) == nil && (c.SpaceID != "" && c.AccessToken != "" || c.WriteKey != "")
+	case activities.PlatformMParticle:
+		var c activities.MParticleCredentials
+		ok = json.Unmarshal(raw, &c) == nil && (c.APIKey != "" && c.APISecret != "" ||
+			c.ClientID != "" && c.ClientSecret != "" && c.OrgID != "" && c.AccountID != "" && c.WorkspaceID != "")
+	case activities.PlatformLiveRamp:
+		var c activities.LiveRampCredentials
+		ok = json.Unmarshal(raw, &c) == nil && c.ClientID != "" && c.ClientSecret != ""
+	}
+	if !ok {
+		return touchpoint.Errorf(touchpoint.EInvalid, "%s credentials need %s", platform, cdpCredentialFields[platform])
+	}
+	return nil
+}
+
+var cdpCredentialFields = map[string]string{
+	activities.PlatformSegment:   "space_id and access_token (to read profiles) and/or write_key (to send them)",
+	activities.PlatformMParticle: "api_key and api_secret (to upload) and/or client_id, client_secret, org_id, account_id and workspace_id (to read)",
+	activities.PlatformLiveRamp:  "client_id and client_secret",
 }

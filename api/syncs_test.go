@@ -44,7 +44,7 @@ func newSyncStack(t *testing.T) *syncStack {
 		if _, err := tenants.Create(ctx, id, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, key, err := tenants.CreateKey(ctx, id, "test")
+		_, key, err := tenants.CreateKey(ctx, id, "test", store.AllScopes)
 		if err != nil {
 			t.Fatal(err)
 		}

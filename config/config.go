@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ type Config struct {
 	IdentitySecret    string        // TOUCHPOINT_IDENTITY_SECRET, key of the IP hashes identity matching compares
 	SecretsKey        string        // TOUCHPOINT_SECRETS_KEY, encrypts platform credentials at rest
 	DataDir           string        // TOUCHPOINT_DATA_DIR, state of the embedded dev services
+	LiveRampDropDir   string        // TOUCHPOINT_LIVERAMP_DROP_DIR, mounted SFTP landing zone for LiveRamp deletion files
 	MaxBodyBytes      int64         // TOUCHPOINT_MAX_BODY_BYTES
 	MaxBatchEvents    int           // TOUCHPOINT_MAX_BATCH_EVENTS
 	TenantRate        float64       // TOUCHPOINT_TENANT_RATE, events per second per tenant
@@ -41,6 +43,10 @@ type Config struct {
 	Retention         time.Duration // TOUCHPOINT_RETENTION, how old an event may be
 	MaxClockSkew      time.Duration // TOUCHPOINT_MAX_CLOCK_SKEW, how far in the future an event may be
 	LogLevel          string        // TOUCHPOINT_LOG_LEVEL
+	// The CLI's API clients (touchpoint backfill, touchpoint schedules) read these; the
+	// services never do.
+	APIURL string // TOUCHPOINT_API_URL, the API those commands call; default: http:// + TOUCHPOINT_HTTP_ADDR
+	APIKey string // TOUCHPOINT_API_KEY, the tenant API key they send
 }
 
 // Defaults are the values for the local stack.
@@ -68,6 +74,7 @@ func Defaults() Config {
 		Retention:         90 * 24 * time.Hour,
 		MaxClockSkew:      5 * time.Minute,
 		LogLevel:          "info",
+		APIURL:            "http://127.0.0.1:8080",
 	}
 }
 
@@ -91,6 +98,11 @@ func fromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	str("TOUCHPOINT_HTTP_ADDR", &c.HTTPAddr)
 	str("TOUCHPOINT_METRICS_ADDR", &c.MetricsAddr)
+	// The CLI calls the API this environment would serve unless told otherwise, so a
+	// moved TOUCHPOINT_HTTP_ADDR moves the default URL with it.
+	c.APIURL = apiURLFor(c.HTTPAddr)
+	str("TOUCHPOINT_API_URL", &c.APIURL)
+	str("TOUCHPOINT_API_KEY", &c.APIKey)
 	str("KAFKA_CONSUMER_GROUP", &c.ConsumerGroup)
 	str("KAFKA_INSTANCE_ID", &c.InstanceID)
 	num("KAFKA_SESSION_TIMEOUT", func(v string) (err error) { c.SessionTimeout, err = time.ParseDuration(v); return })
@@ -113,6 +125,7 @@ func fromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("TOUCHPOINT_IDENTITY_SECRET", &c.IdentitySecret)
 	str("TOUCHPOINT_SECRETS_KEY", &c.SecretsKey)
 	str("TOUCHPOINT_DATA_DIR", &c.DataDir)
+	str("TOUCHPOINT_LIVERAMP_DROP_DIR", &c.LiveRampDropDir)
 	str("TOUCHPOINT_LOG_LEVEL", &c.LogLevel)
 	num("TOUCHPOINT_MAX_BODY_BYTES", func(v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return })
 	num("TOUCHPOINT_MAX_BATCH_EVENTS", func(v string) (err error) { c.MaxBatchEvents, err = strconv.Atoi(v); return })
@@ -161,6 +174,19 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("TOUCHPOINT_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// apiURLFor is the URL a client on this host reaches a listen address at: an address
+// on every interface (":8080", "0.0.0.0:8080") is reached on the loopback.
+func apiURLFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func splitList(v string) []string {

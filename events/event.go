@@ -147,6 +147,18 @@ type Event struct {
 	ContentVariations     []ContentVariation `avro:"content_variations" json:"content_variations,omitempty"`
 	SegmentID             string             `avro:"segment_id" json:"segment_id,omitempty"`
 	SegmentAction         SegmentAction      `avro:"segment_action" json:"segment_action,omitempty"`
+
+	// Sealed holds the personal fields encrypted under the subject's key (package
+	// seal); set by Touchpoint's ingest edge, never by producers.
+	Sealed *SealedIdentity `avro:"sealed" json:"sealed,omitempty"`
+}
+
+// SealedIdentity is an event's personal fields, AES-256-GCM encrypted under the key
+// that Token names. Destroying that key makes them unreadable (crypto-shredding).
+type SealedIdentity struct {
+	Token      string `avro:"token" json:"token"`
+	Nonce      []byte `avro:"nonce" json:"nonce"`
+	Ciphertext []byte `avro:"ciphertext" json:"ciphertext"`
 }
 
 // Device is the device context that cross-device identity resolution works from.

@@ -2,9 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -48,43 +45,17 @@ type Connections struct {
 	Key []byte
 }
 
-func (s Connections) aead() (cipher.AEAD, error) {
-	if len(s.Key) != 32 {
-		return nil, errors.New("store: secrets key must be 32 bytes")
-	}
-	b, err := aes.NewCipher(s.Key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
-}
-
 // additional data binding a sealed credential to its row, so it cannot be moved.
 func credAD(tenant, connection string) []byte { return []byte(tenant + "\x00" + connection) }
 
 func (s Connections) seal(tenant, connection string, plain []byte) ([]byte, error) {
-	a, err := s.aead()
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, a.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return a.Seal(nonce, nonce, plain, credAD(tenant, connection)), nil
+	return seal(s.Key, plain, credAD(tenant, connection))
 }
 
 func (s Connections) open(tenant, connection string, sealed []byte) ([]byte, error) {
-	a, err := s.aead()
+	plain, err := open(s.Key, sealed, credAD(tenant, connection))
 	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < a.NonceSize() {
-		return nil, errors.New("store: sealed credentials too short")
-	}
-	plain, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], credAD(tenant, connection))
-	if err != nil {
-		return nil, fmt.Errorf("store: decrypt credentials: %w", err)
+		return nil, fmt.Errorf("store: credentials: %w", err)
 	}
 	return plain, nil
 }

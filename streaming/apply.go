@@ -48,6 +48,9 @@ func (c *Consumer) apply(ctx context.Context, pl *poll) (*built, error) {
 		// The attempt itself is not cut short by shutdown: a batch already read is
 		// finished, so a clean stop re-reads nothing.
 		attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		// Drop events blocked since the poll stage filtered them (a suppression or a
+		// consent withdrawal in between): checked at every attempt, right before it.
+		c.recheck(attemptCtx, pl)
 		err := c.ensureDay(attemptCtx, day)
 		if err == nil {
 			err = c.batches.Apply(attemptCtx, c.cfg.Topic, day, partitions, build)

@@ -30,3 +30,15 @@ func SubjectMatcher(ctx context.Context, codec *events.Codec, tenant, subject st
 		return e.TenantID == tenant && slices.Contains(subjectsOf(&e), subject), nil
 	}
 }
+
+// OpenRecord decodes a record like DecodeRecord and opens it when it is sealed, so
+// readers of the archive see the identifiers the consumer saw. It returns an error
+// wrapping ErrShredded for a record whose subject was deleted; a nil u leaves sealed
+// events sealed.
+func OpenRecord(ctx context.Context, codec *events.Codec, u *Unsealer, value []byte) (events.Event, error) {
+	e, err := DecodeRecord(ctx, codec, value)
+	if err != nil || u == nil {
+		return e, err
+	}
+	return e, u.Open(ctx, &e)
+}

@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -44,6 +45,9 @@ type ConsumerStores struct {
 	Aggregates store.Aggregates
 	Privacy    store.Privacy
 	Realtime   *store.Realtime
+	// SubjectKeys opens sealed events (crypto-shredding); nil: sealed events are
+	// dead-lettered, since nothing can open them.
+	SubjectKeys KeyLookup
 }
 
 // DLQ header names: why a record was refused and where it came from.
@@ -66,7 +70,8 @@ type Consumer struct {
 	batches store.Batches
 	archive store.Archive
 	ready   map[string]bool // archive days whose partition exists
-	privacy privacyCache
+	privacy *privacyCache
+	unseal  *Unsealer
 	view    *view
 	m       consumerMetrics
 
@@ -93,11 +98,16 @@ func NewConsumer(cfg ConsumerConfig, codec *events.Codec, st ConsumerStores, reg
 	if cfg.PrivacyRefresh == 0 {
 		cfg.PrivacyRefresh = 5 * time.Second
 	}
+	if st.Privacy.DB != nil && !st.Privacy.Hasher.Valid() {
+		// The blocked set holds keyed hashes: without the same key nothing would match.
+		return nil, errors.New("kafka consumer: store.Privacy needs a Hasher (from the secrets key) to recognise blocked subjects")
+	}
 	c := &Consumer{
 		cfg: cfg, codec: codec, batches: st.Batches, archive: st.Archive, ready: map[string]bool{},
-		privacy: privacyCache{source: st.Privacy, every: cfg.PrivacyRefresh},
+		privacy: newPrivacyCache(st.Privacy, cfg.PrivacyRefresh),
 		m:       newConsumerMetrics(reg),
 		dedup:   map[int32]*dedupSet{},
+		unseal:  NewUnsealer(st.SubjectKeys),
 	}
 	c.view = &view{rt: st.Realtime, degraded: c.m.degraded, rebuild: func(ctx context.Context) error {
 		return store.RebuildView(ctx, st.Aggregates, *st.Realtime, cfg.Group, cfg.Topic)
@@ -210,6 +220,11 @@ func (c *Consumer) dedupFor(p int32) *dedupSet {
 	}
 	return d
 }
+
+// OnPrivacyChange registers fn to be called after every reload that changed the set
+// of blocked subjects (a suppression, a consent change). Call it before Run; fn must be
+// quick and runs on the consumer's goroutines.
+func (c *Consumer) OnPrivacyChange(fn func()) { c.privacy.OnChange = fn }
 
 // Degraded reports whether Redis is down and only Postgres is being updated.
 func (c *Consumer) Degraded() bool { return c.view.down.Load() }

@@ -124,11 +124,11 @@ func TestBlockedSubjectsAreDropped(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	tenant := r.prefix + "tenant-01"
-	p := store.Privacy{DB: r.pool}
-	if err := p.Suppress(ctx, tenant, "cust-gone", "gdpr deletion"); err != nil {
+	p := r.stores(nil).Privacy
+	if err := p.Suppress(ctx, tenant, []string{"cust-gone"}, "gdpr deletion"); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.SetConsent(ctx, tenant, "anon-no", false); err != nil {
+	if _, err := p.SetConsent(ctx, store.Consent{TenantID: tenant, SubjectID: "anon-no", Analytics: false}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()

@@ -286,7 +286,7 @@ func storesOn(pool *pgxpool.Pool, rt *store.Realtime) streaming.ConsumerStores {
 		Batches:    store.Batches{DB: pool, Group: group},
 		Archive:    store.Archive{DB: pool},
 		Aggregates: store.Aggregates{DB: pool},
-		Privacy:    store.Privacy{DB: pool},
+		Privacy:    store.Privacy{DB: pool, Hasher: testHasher},
 		Realtime:   rt,
 	}
 }

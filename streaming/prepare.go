@@ -26,6 +26,9 @@ type poll struct {
 	// pre is the batch built by the poll stage, assuming nothing of it was applied:
 	// the CPU work of a batch happens there, off the transaction's critical path.
 	pre *built
+	// privacyGen is the generation of the blocked set the events were filtered
+	// against; apply filters them again if it moved (see Consumer.recheck).
+	privacyGen uint64
 }
 
 // accepted is one valid event and the record it came in.
@@ -49,8 +52,12 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 	}
 	start := time.Now()
 	c.privacy.refresh(ctx, start)
+	privacyGen := c.privacy.current().gen // before filtering: a set loaded meanwhile only makes apply re-check
 	byPartition := map[int32]*partitionRecords{}
 	var dead []*kgo.Record
+	// Decoded up front, so that sealed events are opened with one key lookup per poll;
+	// EachRecord below visits the records in the same order.
+	decoded, next := c.decodePoll(ctx, fetches), 0
 	fetches.EachRecord(func(r *kgo.Record) {
 		c.m.consumed.Inc()
 		pr := byPartition[r.Partition]
@@ -59,13 +66,18 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 			byPartition[r.Partition] = pr
 		}
 		pr.last = r.Offset
-		e, class, err := c.parse(ctx, r, start)
+		e, class, err := c.parse(&decoded[next], start)
+		next++
+		if class == classShredded { // its subject was deleted: unreadable, by design
+			c.m.dropped.WithLabelValues(classShredded).Inc()
+			return
+		}
 		if err != nil {
 			dead = append(dead, c.deadLetter(r, class, err))
 			return
 		}
-		if c.privacy.blocks(&e) {
-			c.m.dropped.WithLabelValues("privacy").Inc()
+		if why := c.privacy.blocks(ctx, &e); why != "" { // "suppressed" or "consent"
+			c.m.dropped.WithLabelValues(why).Inc()
 			return
 		}
 		pr.events = append(pr.events, accepted{offset: r.Offset, value: r.Value, hash: hashEvent(e.TenantID, e.EventID), event: e})
@@ -76,7 +88,7 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 	if err := c.sendDeadLetters(ctx, dead); err != nil {
 		return nil, err
 	}
-	pl := &poll{start: start, byPartition: byPartition, sets: make(map[int32]*dedupSet, len(byPartition))}
+	pl := &poll{start: start, byPartition: byPartition, sets: make(map[int32]*dedupSet, len(byPartition)), privacyGen: privacyGen}
 	fresh := make(map[int32]int64, len(byPartition))
 	for p, pr := range byPartition {
 		pl.sets[p] = c.dedupFor(p)
@@ -113,9 +125,24 @@ func (pl *poll) fresh(stored map[int32]int64) bool {
 	return true
 }
 
-// parse decodes and validates one record. Avro (wire format, magic byte 0) is what
-// Touchpoint's producers write; JSON is accepted from any other Kafka client.
-func (c *Consumer) parse(ctx context.Context, r *kgo.Record, now time.Time) (events.Event, string, error) {
+// parse validates one decoded (and opened) record.
+func (c *Consumer) parse(d *decoded, now time.Time) (events.Event, string, error) {
+	r, e := d.rec, d.event
+	if d.err != nil {
+		return e, d.class, d.err
+	}
+	if err := c.cfg.Rules.Validate(&e, now); err != nil {
+		return e, "invalid", err
+	}
+	if string(r.Key) != "" && string(r.Key) != e.TenantID {
+		return e, "invalid", fmt.Errorf("record key %q does not match tenant_id %q", r.Key, e.TenantID)
+	}
+	return e, "", nil
+}
+
+// decode decodes one record. Avro (wire format, magic byte 0) is what Touchpoint's
+// producers write; JSON is accepted from any other Kafka client.
+func (c *Consumer) decode(ctx context.Context, r *kgo.Record) (events.Event, string, error) {
 	var e events.Event
 	var err error
 	switch {
@@ -133,12 +160,6 @@ func (c *Consumer) parse(ctx context.Context, r *kgo.Record, now time.Time) (eve
 	}
 	if err != nil {
 		return e, "decode", err
-	}
-	if err := c.cfg.Rules.Validate(&e, now); err != nil {
-		return e, "invalid", err
-	}
-	if string(r.Key) != "" && string(r.Key) != e.TenantID {
-		return e, "invalid", fmt.Errorf("record key %q does not match tenant_id %q", r.Key, e.TenantID)
 	}
 	return e, "", nil
 }

@@ -21,6 +21,9 @@ import (
 	"github.com/touchpoint/touchpoint/streaming"
 )
 
+// testHasher hashes subjects for the privacy stores of every test consumer.
+var testHasher = store.NewSubjectHasher([]byte("streaming-test-secrets-key"))
+
 const (
 	topic    = "marketing-events"
 	dlqTopic = "marketing-events-dlq"
@@ -71,9 +74,11 @@ func newRig(t *testing.T) *rig {
 
 func (r *rig) cleanRedis() {
 	ctx := context.Background()
-	iter := r.rdb.Scan(ctx, 0, "tp:{"+r.prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		r.rdb.Del(ctx, iter.Val())
+	for _, pattern := range []string{"tp:{" + r.prefix + "*", "privacy:{" + r.prefix + "*"} {
+		iter := r.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			r.rdb.Del(ctx, iter.Val())
+		}
 	}
 }
 
@@ -113,7 +118,7 @@ func (r *rig) stores(rt *store.Realtime) streaming.ConsumerStores {
 		Batches:    store.Batches{DB: r.pool, Group: group},
 		Archive:    store.Archive{DB: r.pool},
 		Aggregates: store.Aggregates{DB: r.pool},
-		Privacy:    store.Privacy{DB: r.pool},
+		Privacy:    store.Privacy{DB: r.pool, Redis: r.rdb, Hasher: testHasher},
 		Realtime:   rt,
 	}
 }

@@ -48,3 +48,11 @@ func sortedKeys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// HasSubject reports whether the event names subject as its customer, user,
+// anonymous or device id.
+func HasSubject(e *events.Event, subject string) bool {
+	found := false
+	forSubjects(e, func(s string) { found = found || s == subject })
+	return found
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/touchpoint/touchpoint/connectors"
 	"github.com/touchpoint/touchpoint/connectors/googleads"
 	"github.com/touchpoint/touchpoint/connectors/meta"
+	"github.com/touchpoint/touchpoint/connectors/posthog"
 	"github.com/touchpoint/touchpoint/internal/temporaltest"
 	"github.com/touchpoint/touchpoint/store"
 	"github.com/touchpoint/touchpoint/store/storetest"
@@ -327,5 +329,59 @@ func TestMetaSyncStoresTheFakesRows(t *testing.T) {
 	}
 	if want := sortedDays(direct); len(want) == 0 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("stored %d rows, the fake has %d", len(got), len(want))
+	}
+}
+
+// TestSlowFetchKeepsHeartbeating: PostHog's client waits out a 6 s Retry-After inside
+// one fetch, longer than the sync activity's 5 s heartbeat timeout. The activity
+// heartbeats while it waits, so its first attempt completes: no attempt timed out.
+func TestSlowFetchKeepsHeartbeating(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool := storetest.Postgres(t)
+	c := temporaltest.Client(t)
+	fake := posthog.NewFake(3)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	conns := store.Connections{DB: pool, Key: store.SecretsKey("posthog-test-key")}
+	tenant := uniqueTenant("posthog")
+	creds, _ := json.Marshal(activities.PostHogCredentials{PersonalAPIKey: fake.APIKey})
+	if _, err := conns.Create(ctx, store.Connection{TenantID: tenant, ConnectionID: "ph", Platform: activities.PlatformPostHog,
+		AccountID: fake.ProjectID, Credentials: creds}); err != nil {
+		t.Fatal(err)
+	}
+	w := worker.New(c, worker.Deps{Archive: &activities.Archive{}, Sync: &activities.Sync{Connections: conns,
+		PostHogBaseURL: srv.URL, HTTPClient: srv.Client(), Limiter: rate.NewLimiter(rate.Inf, 1)}})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	fake.ThrottleNext(1, 6*time.Second)
+	in := workflows.SyncInput{Tenant: tenant, Platform: activities.PlatformPostHog, ConnectionID: "ph"}
+	began := time.Now()
+	wr, err := c.ExecuteWorkflow(ctx, workflows.SyncStartOptions(in), workflows.PlatformSync, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.SyncStreamResult
+	if err := wr.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < 6*time.Second {
+		t.Fatalf("the sync finished after %v, before the 6 s Retry-After", took)
+	}
+	if stored, err := conns.CampaignDays(ctx, tenant, "ph", res.From, res.To); err != nil || len(stored) == 0 || len(stored) != res.Rows {
+		t.Fatalf("stored %d rows (%v), the activity reported %d", len(stored), err, res.Rows)
+	}
+	hist := c.GetWorkflowHistory(ctx, wr.GetID(), wr.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for hist.HasNext() {
+		ev, err := hist.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() != 1 {
+			t.Fatalf("SyncStream completed on attempt %d: an attempt timed out while the client waited", a.GetAttempt())
+		}
 	}
 }

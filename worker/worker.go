@@ -22,6 +22,9 @@ type Deps struct {
 	Attribution *activities.Attribution // nil: attribution recomputes are not served
 	Identity    *activities.Identity    // nil: identity updates are not served
 	Sync        *activities.Sync        // nil: platform syncs are not served
+	ProfileSync *activities.ProfileSync // nil: CDP profile syncs are not served
+	Deletion    *activities.Deletion    // nil: data-subject deletions are not served
+	Retention   *activities.Retention   // nil: Maintenance's retention step is not served
 }
 
 // New returns a worker on workflows.TaskQueue with every workflow and activity registered.
@@ -29,6 +32,9 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
 	w.RegisterWorkflow(workflows.Maintenance)
 	w.RegisterActivity(d.Archive)
+	if d.Retention != nil {
+		w.RegisterActivity(d.Retention)
+	}
 	if d.Attribution != nil {
 		w.RegisterWorkflow(workflows.AttributionRecompute)
 		w.RegisterActivity(d.Attribution)
@@ -45,6 +51,14 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 		w.RegisterWorkflow(workflows.PlatformSync)
 		w.RegisterWorkflow(workflows.Backfill)
 		w.RegisterActivity(d.Sync)
+	}
+	if d.ProfileSync != nil {
+		w.RegisterWorkflow(workflows.ProfileSync)
+		w.RegisterActivity(d.ProfileSync)
+	}
+	if d.Deletion != nil {
+		w.RegisterWorkflow(workflows.DataSubjectDeletion)
+		w.RegisterActivity(d.Deletion)
 	}
 	return w
 }

@@ -29,10 +29,28 @@ type MaintenanceInput struct {
 type MaintenanceResult struct {
 	DroppedPartitions []string
 	PrunedWindowRows  int64
+	// Retention is what each tenant's retention policy removed from the personal
+	// tables (empty on runs started before the step existed).
+	Retention activities.RetentionReport
+}
+
+// retentionVersion marks the per-tenant retention step, so a Maintenance run that
+// was in flight when the step was added replays without it.
+const retentionVersion = "tenant-retention"
+
+// retentionActivityOptions give the per-tenant run, which goes through every tenant
+// in one activity, a long overall timeout and a heartbeat timeout instead: it
+// heartbeats after each tenant and every 10 s during one.
+var retentionActivityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 2 * time.Hour,
+	HeartbeatTimeout:    2 * time.Minute,
+	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 10},
 }
 
 // Maintenance keeps the raw archive's day partitions ready ahead of time, drops the
-// days past retention, and prunes old 5-second windows. It runs daily on a schedule and is safe to run any time.
+// days past retention, applies every tenant's retention policy to the personal data
+// derived from events, and prunes old 5-second windows. It runs daily on a schedule
+// and is safe to run any time.
 func Maintenance(ctx workflow.Context, in MaintenanceInput) (MaintenanceResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
@@ -47,9 +65,24 @@ func Maintenance(ctx workflow.Context, in MaintenanceInput) (MaintenanceResult, 
 	if err := workflow.ExecuteActivity(ctx, a.DropExpired, activities.DropExpiredInput{Cutoff: now.Add(-in.Retention)}).Get(ctx, &res.DroppedPartitions); err != nil {
 		return res, err
 	}
+	// A failed retention run does not keep the windows from being pruned; the run
+	// still fails with it, so the failure shows.
+	rerr := applyRetention(ctx, now, &res.Retention)
 	if in.WindowRetention > 0 {
-		err := workflow.ExecuteActivity(ctx, a.PruneWindows, activities.PruneWindowsInput{Before: now.Add(-in.WindowRetention)}).Get(ctx, &res.PrunedWindowRows)
-		return res, err
+		if err := workflow.ExecuteActivity(ctx, a.PruneWindows, activities.PruneWindowsInput{Before: now.Add(-in.WindowRetention)}).Get(ctx, &res.PrunedWindowRows); err != nil {
+			return res, err
+		}
 	}
-	return res, nil
+	return res, rerr
+}
+
+// applyRetention runs every tenant's retention policy with the run's time as the
+// clock the cutoffs are computed from.
+func applyRetention(ctx workflow.Context, now time.Time, report *activities.RetentionReport) error {
+	if workflow.GetVersion(ctx, retentionVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	var r *activities.Retention
+	ctx = workflow.WithActivityOptions(ctx, retentionActivityOptions)
+	return workflow.ExecuteActivity(ctx, r.ApplyRetention, activities.ApplyRetentionInput{Now: now}).Get(ctx, report)
 }

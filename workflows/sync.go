@@ -155,10 +155,20 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillProgress, error) 
 
 // SyncEvery is how often a platform's recurring sync runs.
 func SyncEvery(platform string) time.Duration {
-	if platform == activities.PlatformMeta {
+	switch platform {
+	case activities.PlatformMeta:
 		return 30 * time.Minute
+	case activities.PlatformLinkedIn:
+		// LinkedIn's daily per-application limits are unpublished and reset at
+		// midnight UTC; hourly keeps a connection's calls in the low hundreds a day.
+		return time.Hour
+	case activities.PlatformGA4, activities.PlatformPostHog:
+		// Near real time. A run re-reads the 2-day lookback in one request per page:
+		// 12 an hour, inside GA4's hourly property tokens and PostHog's 120 HogQL
+		// queries an hour per project.
+		return 5 * time.Minute
 	}
-	return 15 * time.Minute
+	return 15 * time.Minute // Google Ads
 }
 
 // SyncScheduleID is the id of a connection's recurring sync schedule.

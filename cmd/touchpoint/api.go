@@ -97,12 +97,18 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		return err
 	}
 	defer producer.Close()
-	// Without a secrets key /v1/connections answers 503 rather than the API failing.
+	// Without a secrets key /v1/connections answers 503 rather than the API failing,
+	// and events are produced unsealed.
 	conns := store.Connections{}
+	var publisher api.Publisher = producer
+	var privacy privacyStores
 	if key, err := secretsKey(cfg); err != nil {
-		slog.Warn("api: connections are not served", "err", err)
+		slog.Warn("api: connections, consent and deletions are not served and events are not sealed", "err", err)
 	} else {
 		conns = store.Connections{DB: d.pool, Key: key}
+		// Personal fields reach Kafka only sealed under per-subject keys (crypto-shredding).
+		publisher = api.SealingPublisher{Next: producer, Sealer: api.NewSealer(store.SubjectKeys{DB: d.pool, SecretsKey: key})}
+		privacy = newPrivacyStores(d, key)
 	}
 	srv := api.New(api.Options{
 		Rules:          events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew},
@@ -114,7 +120,7 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		Registry:       d.registry,
 	}, api.Deps{
 		Tenants:     store.Tenants{DB: d.pool},
-		Publisher:   producer,
+		Publisher:   publisher,
 		Codec:       d.codec,
 		Checks:      readinessChecks(cfg, d),
 		Aggregates:  store.Aggregates{DB: d.pool},
@@ -123,6 +129,11 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		Attribution: store.Attribution{DB: d.pool},
 		Syncs:       syncsOf(d),
 		Connections: conns,
+		Consent:     api.ConsentDeps{Privacy: privacy.privacy, Audit: privacy.audit},
+		Deletions:   deletionsOf(d, privacy),
+		// Key management and connection changes are audited even without a secrets
+		// key: their entries name no subject, so they need no subject hasher.
+		Audit: store.Audit{DB: d.pool, Hasher: privacy.audit.Hasher},
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -180,4 +191,31 @@ func readinessChecks(cfg config.Config, d deps) []api.Check {
 		}})
 	}
 	return checks
+}
+
+// privacyStores are the stores of consent, suppression, deletions and the audit
+// trail, all keyed from the secrets key.
+type privacyStores struct {
+	privacy   store.Privacy
+	audit     store.Audit
+	deletions store.Deletions
+	keys      store.SubjectKeys
+}
+
+func newPrivacyStores(d deps, key []byte) privacyStores {
+	h := store.NewSubjectHasher(key)
+	return privacyStores{
+		privacy:   store.Privacy{DB: d.pool, Redis: d.rdb, Hasher: h},
+		audit:     store.Audit{DB: d.pool, Hasher: h},
+		deletions: store.Deletions{DB: d.pool, SecretsKey: key, Hasher: h},
+		keys:      store.SubjectKeys{DB: d.pool, SecretsKey: key},
+	}
+}
+
+// deletionsOf serves /v1/deletions; zero (503) without a Temporal client or key.
+func deletionsOf(d deps, p privacyStores) api.DeletionDeps {
+	if d.temporal == nil || p.deletions.DB == nil {
+		return api.DeletionDeps{}
+	}
+	return api.DeletionDeps{Requests: p.deletions, Privacy: p.privacy, Audit: p.audit, Workflows: api.TemporalDeletions{Client: d.temporal}}
 }

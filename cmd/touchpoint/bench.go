@@ -190,7 +190,7 @@ func (e *benchEnv) createTenants(ctx context.Context, n int) error {
 		if _, err := t.Create(ctx, id, ""); err != nil {
 			return err
 		}
-		_, key, err := t.CreateKey(ctx, id, "bench")
+		_, key, err := t.CreateKey(ctx, id, "bench", []string{store.ScopeIngest})
 		if err != nil {
 			return err
 		}

@@ -61,7 +61,13 @@ func newConsumer(cfg config.Config, d deps) (*streaming.Consumer, error) {
 	if d.registry != nil {
 		reg = d.registry
 	}
-	return streaming.NewConsumer(streaming.ConsumerConfig{
+	// The blocked set holds keyed hashes of subjects, under a key derived from the
+	// secrets key: the same as the API's and the worker's, so their hashes match.
+	key, err := secretsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := streaming.NewConsumer(streaming.ConsumerConfig{
 		Brokers:        cfg.KafkaBrokers,
 		Topic:          cfg.EventsTopic,
 		DLQTopic:       cfg.DLQTopic,
@@ -74,9 +80,18 @@ func newConsumer(cfg config.Config, d deps) (*streaming.Consumer, error) {
 		Batches:    store.Batches{DB: d.pool, Group: cfg.ConsumerGroup},
 		Archive:    store.Archive{DB: d.pool},
 		Aggregates: store.Aggregates{DB: d.pool},
-		Privacy:    store.Privacy{DB: d.pool},
+		Privacy:    store.Privacy{DB: d.pool, Redis: d.rdb, Hasher: store.NewSubjectHasher(key)},
 		Realtime:   &store.Realtime{RDB: d.rdb},
+		// Opens the events the API sealed (crypto-shredding); same secrets key as the API.
+		SubjectKeys: store.SubjectKeys{DB: d.pool, SecretsKey: key},
 	}, reg)
+	if err != nil {
+		return nil, err
+	}
+	// A deletion suppresses its subject, then destroys the subject's keys: cached keys
+	// are dropped whenever the blocked set changes, so none outlives its deletion.
+	c.OnPrivacyChange(c.ForgetSubjectKeys)
+	return c, nil
 }
 
 // serveConsumer consumes until ctx ends.

@@ -41,7 +41,7 @@ func runDev(ctx context.Context, cfg config.Config, args []string) error {
 	fs.StringVar(&ports.registry, "registry-addr", "127.0.0.1:8081", "address of the embedded schema registry")
 	fs.IntVar(&ports.temporal, "temporal-port", 7233, "gRPC port of the Temporal dev server")
 	fs.IntVar(&ports.temporalUI, "temporal-ui-port", 8233, "port of the Temporal Web UI")
-	fakes := fs.Bool("fake-platforms", false, "serve fake Google Ads and Meta APIs on local ports and sync connections against them")
+	fakes := fs.Bool("fake-platforms", false, "serve fake Google Ads, Meta, LinkedIn, GA4 and PostHog APIs on local ports and sync connections against them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -169,8 +169,9 @@ func persistentSecret(path, configured string) (string, error) {
 	return secret, nil
 }
 
-// demoAPIKey makes sure the demo tenant exists and returns a working key for it,
-// reusing the one saved in the data dir.
+// demoAPIKey makes sure the demo tenant exists and returns a working key for it
+// with every scope (the demo exercises every endpoint), reusing the one saved in the
+// data dir unless it lacks a scope (a key made before scopes existed).
 func demoAPIKey(ctx context.Context, cfg config.Config, tenants store.Tenants) (string, error) {
 	if _, err := tenants.Create(ctx, demoTenant, "Demo tenant"); err != nil && touchpoint.KindOf(err) != touchpoint.EConflict {
 		return "", err
@@ -178,11 +179,11 @@ func demoAPIKey(ctx context.Context, cfg config.Config, tenants store.Tenants) (
 	path := filepath.Join(cfg.DataDir, "demo-api-key")
 	if b, err := os.ReadFile(path); err == nil {
 		key := strings.TrimSpace(string(b))
-		if t, err := tenants.Authenticate(ctx, key); err == nil && t == demoTenant {
+		if k, err := tenants.Authenticate(ctx, key); err == nil && k.TenantID == demoTenant && hasScopes(k, store.AllScopes) {
 			return key, nil
 		}
 	}
-	_, key, err := tenants.CreateKey(ctx, demoTenant, "dev")
+	_, key, err := tenants.CreateKey(ctx, demoTenant, "dev", store.AllScopes)
 	if err != nil {
 		return "", err
 	}
@@ -190,6 +191,15 @@ func demoAPIKey(ctx context.Context, cfg config.Config, tenants store.Tenants) (
 		return "", fmt.Errorf("dev: save %s: %w", path, err)
 	}
 	return key, nil
+}
+
+func hasScopes(k store.KeyInfo, scopes []string) bool {
+	for _, sc := range scopes {
+		if !k.Has(sc) {
+			return false
+		}
+	}
+	return true
 }
 
 func printBanner(cfg config.Config, ports devPorts, apiAddr, demoKey string, fakes fakePlatforms) {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,10 +18,11 @@ import (
 	"github.com/touchpoint/touchpoint/workflows"
 )
 
-// TestDevFakePlatformsSyncEndToEnd runs `touchpoint dev -fake-platforms`, creates a
-// Google Ads connection against the fake through the API with the demo key, triggers
-// a sync, and checks with the Temporal CLI that the connection's schedule exists and
-// that a sync completed, found by its platform search attribute.
+// TestDevFakePlatformsSyncEndToEnd runs `touchpoint dev -fake-platforms`, creates the
+// connections the banner prints (one per platform's fake) through the API with the
+// demo key, triggers their syncs, and checks with the Temporal CLI that the Google
+// Ads connection's schedule exists and that a sync of every platform but Meta
+// completed, found by its platform search attribute.
 func TestDevFakePlatformsSyncEndToEnd(t *testing.T) {
 	kafka, registry, temporal, ui, apiPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	dataDir := t.TempDir()
@@ -55,6 +58,7 @@ func TestDevFakePlatformsSyncEndToEnd(t *testing.T) {
 		}
 	})
 	waitForOutput(t, &out, done, "Touchpoint dev stack is up.", 3*time.Minute)
+	waitForOutput(t, &out, done, "/v1/connections/posthog-demo/sync", 10*time.Second) // the banner's last line
 	if !strings.Contains(out.String(), "Google Ads       http://127.0.0.1:") || !strings.Contains(out.String(), "/v1/connections") {
 		t.Fatalf("banner lacks the fake platforms:\n%s", out.String())
 	}
@@ -78,12 +82,30 @@ func TestDevFakePlatformsSyncEndToEnd(t *testing.T) {
 		_, _ = b.ReadFrom(res.Body)
 		return res.StatusCode, b.String()
 	}
-	if code, body := post("/v1/connections", `{"connection_id":"gads-e2e","platform":"googleads","account_id":"1234567890",
-		"credentials":{"developer_token":"fake-developer-token","client_id":"fake-client-id","client_secret":"fake-client-secret","refresh_token":"fake-refresh-token"}}`); code != http.StatusCreated {
-		t.Fatalf("create connection: %d %s", code, body)
+	// Every connection the banner prints is created and synced as printed. Meta's is
+	// only created: its fake's async reports take seconds per chunk to complete.
+	synced := map[string]string{} // platform → connection id
+	for _, body := range bannerConnections(out.String()) {
+		var c struct {
+			ID       string `json:"connection_id"`
+			Platform string `json:"platform"`
+		}
+		if err := json.Unmarshal([]byte(body), &c); err != nil {
+			t.Fatalf("banner connection %s: %v", body, err)
+		}
+		if code, resp := post("/v1/connections", body); code != http.StatusCreated {
+			t.Fatalf("create %s connection as the banner says: %d %s", c.Platform, code, resp)
+		}
+		if c.Platform == "meta" {
+			continue
+		}
+		if code, resp := post("/v1/connections/"+c.ID+"/sync", ""); code != http.StatusAccepted && code != http.StatusConflict {
+			t.Fatalf("trigger %s sync: %d %s", c.Platform, code, resp)
+		}
+		synced[c.Platform] = c.ID
 	}
-	if code, body := post("/v1/connections/gads-e2e/sync", ""); code != http.StatusAccepted && code != http.StatusConflict {
-		t.Fatalf("trigger sync: %d %s", code, body)
+	if len(synced) != 4 {
+		t.Fatalf("the banner's connections cover %v, want googleads, linkedin, ga4 and posthog:\n%s", synced, out.String())
 	}
 
 	temporalCLI, err := findTemporalCLI()
@@ -91,21 +113,32 @@ func TestDevFakePlatformsSyncEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", temporal)
-	schedule := workflows.SyncScheduleID("demo", "googleads", "gads-e2e")
+	schedule := workflows.SyncScheduleID("demo", "googleads", synced["googleads"])
 	if list, err := exec.Command(temporalCLI, "schedule", "list", "--address", addr).CombinedOutput(); err != nil || !bytes.Contains(list, []byte(schedule)) {
 		t.Fatalf("`temporal schedule list` lacks %s: %v\n%s", schedule, err, list)
 	}
-	deadline := time.Now().Add(40 * time.Second)
-	for {
-		list, _ := exec.Command(temporalCLI, "workflow", "list", "--address", addr,
-			"--query", "TouchpointPlatform='googleads' AND ExecutionStatus='Completed'").CombinedOutput()
-		if bytes.Contains(list, []byte(workflows.SyncWorkflowID("demo", "googleads", "gads-e2e"))) {
-			break
+	deadline := time.Now().Add(60 * time.Second)
+	for platform, id := range synced {
+		for {
+			list, _ := exec.Command(temporalCLI, "workflow", "list", "--address", addr,
+				"--query", "TouchpointPlatform='"+platform+"' AND ExecutionStatus='Completed'").CombinedOutput()
+			if bytes.Contains(list, []byte(workflows.SyncWorkflowID("demo", platform, id))) {
+				break
+			}
+			if time.Now().After(deadline) {
+				all, _ := exec.Command(temporalCLI, "workflow", "list", "--address", addr, "--query", "TouchpointPlatform='"+platform+"'").CombinedOutput()
+				t.Fatalf("no completed %s sync in `temporal workflow list`:\n%s\n%s", platform, all, out.String())
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			all, _ := exec.Command(temporalCLI, "workflow", "list", "--address", addr, "--query", "TouchpointPlatform='googleads'").CombinedOutput()
-			t.Fatalf("no completed googleads sync in `temporal workflow list`:\n%s\n%s", all, out.String())
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// bannerConnections returns the POST /v1/connections bodies of the banner's curl lines.
+func bannerConnections(banner string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`-d '(\{[^']*\})' http://\S+/v1/connections\n`).FindAllStringSubmatch(banner, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }

@@ -29,11 +29,14 @@ func commands() []command {
 		{"worker", "run the Temporal worker", runWorker},
 		{"consumer", "run the streaming consumer", runConsumer},
 		{"migrate", "apply database migrations", runMigrate},
+		{"audit", "verify the audit log's hash chain (audit verify) or list a tenant's entries (audit list)", runAudit},
 		{"broker", "run only the embedded Kafka-protocol broker", runBroker},
 		{"replay", "read the raw archive for a time range: print JSON lines or produce the records to a topic", runReplay},
 		{"bench", "measure the real pipeline: throughput, end-to-end latency, exactness, raw consume ceiling", runBench},
 		{"example", "print a valid example event of a type (or of every type) as JSON lines", runExample},
 		{"produce", "stream events into Kafka from JSON lines or a synthetic generator", runProduce},
+		{"backfill", "backfill a platform connection through the API and follow its progress", runBackfill},
+		{"schedules", "list, pause, resume or trigger the connections' sync schedules through the API", runSchedules},
 	}
 }
 

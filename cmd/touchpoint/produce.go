@@ -15,9 +15,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
 
+	"github.com/touchpoint/touchpoint/api"
 	"github.com/touchpoint/touchpoint/config"
 	"github.com/touchpoint/touchpoint/events"
 	"github.com/touchpoint/touchpoint/generator"
+	"github.com/touchpoint/touchpoint/seal"
+	"github.com/touchpoint/touchpoint/store"
 	"github.com/touchpoint/touchpoint/streaming"
 )
 
@@ -32,6 +35,10 @@ type produceFlags struct {
 	customers int
 	raw       bool
 	quiet     bool
+	// seal: seal personal fields under per-subject keys, as the API does. On by
+	// default for JSON lines (real events, perhaps real people); off for -generate
+	// unless asked, so that generated load and `touchpoint bench` stay comparable.
+	seal bool
 }
 
 func parseProduceFlags(args []string) (produceFlags, error) {
@@ -47,8 +54,14 @@ func parseProduceFlags(args []string) (produceFlags, error) {
 	fs.IntVar(&f.customers, "customers", 500, "generator: customers per tenant")
 	fs.BoolVar(&f.raw, "raw", false, "send each line as it is (JSON, unvalidated), e.g. to exercise the dead-letter topic")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.BoolVar(&f.seal, "seal", true, "seal personal fields under per-subject keys as the API does (needs Postgres and the secrets key); default on for JSON lines, off for -generate and -raw")
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	sealSet := false
+	fs.Visit(func(fl *flag.Flag) { sealSet = sealSet || fl.Name == "seal" })
+	if f.raw || f.generate && !sealSet {
+		f.seal = false // raw lines go out untouched; generated ones only when asked
 	}
 	if f.generate && f.count == 0 {
 		f.count = 100000
@@ -83,30 +96,113 @@ func runProduce(ctx context.Context, cfg config.Config, args []string) error {
 	}
 	defer p.Close()
 
-	var next source
+	var evs eventSource
 	if f.generate {
-		next = generatedSource(p, f)
+		evs = generatedEvents(f)
 	} else {
 		in, closeIn, err := openInput(f.file)
 		if err != nil {
 			return err
 		}
 		defer closeIn()
-		next = lineSource(p, in, f, events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew}, cfg.EventsTopic)
+		if f.raw {
+			return pump(ctx, p, rawLines(in, cfg.EventsTopic), f)
+		}
+		evs = lineEvents(in, events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew})
+	}
+	next := encoded(p, evs)
+	if f.seal {
+		sealer, closeSealer, err := produceSealer(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeSealer()
+		next = sealedSource(ctx, p, evs, sealer)
 	}
 	return pump(ctx, p, next, f)
 }
 
-func generatedSource(p *streaming.Producer, f produceFlags) source {
+// produceSealer connects to the key store the API uses.
+func produceSealer(ctx context.Context, cfg config.Config) (*seal.Edge, func(), error) {
+	key, err := secretsKey(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("produce -seal: %w (or pass -seal=false)", err)
+	}
+	pool, err := connectPostgres(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("produce -seal needs the key store in Postgres (or pass -seal=false): %w", err)
+	}
+	return api.NewSealer(store.SubjectKeys{DB: pool, SecretsKey: key}), pool.Close, nil
+}
+
+// sealBatch is how many events sealedSource reads ahead, so that keys are fetched
+// with one query per batch and tenant instead of one per event.
+const sealBatch = 500
+
+// eventSource yields the next event to send; ok is false at the end.
+type eventSource func() (e events.Event, ok bool, err error)
+
+// encoded sends the events of evs as they are.
+func encoded(p *streaming.Producer, evs eventSource) source {
+	return func() (*kgo.Record, bool, error) {
+		e, ok, err := evs()
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		r, err := p.Record(&e)
+		return r, err == nil, err
+	}
+}
+
+// sealedSource sends the events of evs sealed, reading sealBatch of them at a time.
+func sealedSource(ctx context.Context, p *streaming.Producer, evs eventSource, sealer *seal.Edge) source {
+	var ready []*kgo.Record
+	return func() (*kgo.Record, bool, error) {
+		if len(ready) == 0 {
+			var err error
+			if ready, err = nextSealed(ctx, p, evs, sealer); err != nil || len(ready) == 0 {
+				return nil, false, err
+			}
+		}
+		r := ready[0]
+		ready = ready[1:]
+		return r, true, nil
+	}
+}
+
+// nextSealed reads up to sealBatch events, seals them and encodes them.
+func nextSealed(ctx context.Context, p *streaming.Producer, next eventSource, sealer *seal.Edge) ([]*kgo.Record, error) {
+	var evs []events.Event
+	for len(evs) < sealBatch {
+		e, ok, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		evs = append(evs, e)
+	}
+	if err := sealer.SealAll(ctx, evs); err != nil {
+		return nil, fmt.Errorf("produce -seal: %w", err)
+	}
+	out := make([]*kgo.Record, len(evs))
+	for i := range evs {
+		r, err := p.Record(&evs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+func generatedEvents(f produceFlags) eventSource {
 	g := generator.New(generator.Config{
 		Seed: f.seed, Tenants: f.tenants, CampaignsPerTenant: f.campaigns, CustomersPerTenant: f.customers,
 		Clock: time.Now,
 	})
-	return func() (*kgo.Record, bool, error) {
-		e := g.Next()
-		r, err := p.Record(&e)
-		return r, err == nil, err
-	}
+	return func() (events.Event, bool, error) { return g.Next(), true, nil }
 }
 
 func openInput(name string) (io.Reader, func(), error) {
@@ -120,21 +216,33 @@ func openInput(name string) (io.Reader, func(), error) {
 	return fh, func() { fh.Close() }, nil
 }
 
-// lineSource reads JSON lines. Invalid lines are reported with their line number and
-// skipped, unless raw mode sends every line untouched.
-func lineSource(p *streaming.Producer, in io.Reader, f produceFlags, rules events.Rules, topic string) source {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 64<<10), events.MaxEventBytes*2)
-	line := 0
+// rawLines sends each non-empty line as it is, unvalidated.
+func rawLines(in io.Reader, topic string) source {
+	sc := newLineScanner(in)
 	return func() (*kgo.Record, bool, error) {
+		for sc.Scan() {
+			if text := strings.TrimSpace(sc.Text()); text != "" {
+				return &kgo.Record{Topic: topic, Value: []byte(text), Timestamp: time.Now()}, true, nil
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, false, fmt.Errorf("produce: read: %w", err)
+		}
+		return nil, false, nil
+	}
+}
+
+// lineEvents reads JSON lines. Invalid lines are reported with their line number and
+// skipped.
+func lineEvents(in io.Reader, rules events.Rules) eventSource {
+	sc := newLineScanner(in)
+	line := 0
+	return func() (events.Event, bool, error) {
 		for sc.Scan() {
 			line++
 			text := strings.TrimSpace(sc.Text())
 			if text == "" {
 				continue
-			}
-			if f.raw {
-				return &kgo.Record{Topic: topic, Value: []byte(text), Timestamp: time.Now()}, true, nil
 			}
 			e, err := events.DecodeJSON([]byte(text))
 			if err == nil {
@@ -147,14 +255,19 @@ func lineSource(p *streaming.Producer, in io.Reader, f produceFlags, rules event
 				fmt.Fprintf(os.Stderr, "\nline %d skipped: %v\n", line, err)
 				continue
 			}
-			r, err := p.Record(&e)
-			return r, err == nil, err
+			return e, true, nil
 		}
 		if err := sc.Err(); err != nil {
-			return nil, false, fmt.Errorf("produce: read line %d: %w", line+1, err)
+			return events.Event{}, false, fmt.Errorf("produce: read line %d: %w", line+1, err)
 		}
-		return nil, false, nil
+		return events.Event{}, false, nil
 	}
+}
+
+func newLineScanner(in io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 64<<10), events.MaxEventBytes*2)
+	return sc
 }
 
 // pump sends records at the target rate with many in flight, showing progress.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/touchpoint/touchpoint/activities"
 	"github.com/touchpoint/touchpoint/config"
+	"github.com/touchpoint/touchpoint/events"
 	"github.com/touchpoint/touchpoint/identity"
 	"github.com/touchpoint/touchpoint/store"
 	"github.com/touchpoint/touchpoint/worker"
@@ -29,7 +30,13 @@ func runWorker(ctx context.Context, cfg config.Config, _ []string) error {
 		return err
 	}
 	defer tc.Close()
-	return serveWorker(ctx, cfg, deps{pool: pool, temporal: tc})
+	// Deletions suppress subjects in Redis too, and remove any cached key naming them.
+	rdb, err := connectRedis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	return serveWorker(ctx, cfg, deps{pool: pool, temporal: tc, rdb: rdb})
 }
 
 // serveWorker runs the Temporal worker until ctx ends, after making sure the
@@ -50,11 +57,16 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	audit := &store.Audit{DB: d.pool, Hasher: store.NewSubjectHasher(key)}
 	w := worker.New(d.temporal, worker.Deps{
-		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}},
+		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}, Audit: audit},
+		Retention:   &activities.Retention{Store: store.Retention{DB: d.pool}, Audit: *audit},
 		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}, Links: store.Identity{DB: d.pool}},
 		Identity: &activities.Identity{Archive: store.Archive{DB: d.pool}, Links: store.Identity{DB: d.pool}, Codec: codec,
-			Secret: secret, Match: identity.DefaultMatchConfig()},
+			Secret: secret, Match: identity.DefaultMatchConfig(), Keys: store.SubjectKeys{DB: d.pool, SecretsKey: key}},
+		Deletion: newDeletion(cfg, d, codec, key),
+		ProfileSync: &activities.ProfileSync{Connections: store.Connections{DB: d.pool, Key: key}, Profiles: store.Profiles{DB: d.pool},
+			Privacy: newPrivacyStores(d, key).privacy},
 		Sync: d.fakes.sync(&activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}}),
 	})
 	if err := w.Start(); err != nil {
@@ -128,4 +140,16 @@ func secretsKey(cfg config.Config) ([]byte, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil, fmt.Errorf("secrets key: cannot read %s\n  set TOUCHPOINT_SECRETS_KEY", path)
+}
+
+// newDeletion is the data-subject deletion's activities over this process's stores.
+func newDeletion(cfg config.Config, d deps, codec *events.Codec, key []byte) *activities.Deletion {
+	p := newPrivacyStores(d, key)
+	return &activities.Deletion{
+		Requests: p.deletions, Privacy: p.privacy, Keys: p.keys, Audit: p.audit,
+		Archive: store.Archive{DB: d.pool}, Journeys: store.Journeys{DB: d.pool}, Identity: store.Identity{DB: d.pool},
+		Personal: store.PersonalData{DB: d.pool}, Redis: d.rdb, Codec: codec,
+		Connections: store.Connections{DB: d.pool, Key: key},
+		Erasers:     activities.NewEraserFactory(activities.ErasersConfig{LiveRampDir: cfg.LiveRampDropDir}),
+	}
 }
