@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/touchpoint/touchpoint/activities"
+	"github.com/touchpoint/touchpoint/api"
 	"github.com/touchpoint/touchpoint/config"
 	"github.com/touchpoint/touchpoint/events"
 	"github.com/touchpoint/touchpoint/identity"
 	"github.com/touchpoint/touchpoint/store"
+	"github.com/touchpoint/touchpoint/streaming"
 	"github.com/touchpoint/touchpoint/worker"
 )
 
@@ -152,4 +154,18 @@ func newDeletion(cfg config.Config, d deps, codec *events.Codec, key []byte) *ac
 		Connections: store.Connections{DB: d.pool, Key: key},
 		Erasers:     activities.NewEraserFactory(activities.ErasersConfig{LiveRampDir: cfg.LiveRampDropDir}),
 	}
+}
+
+// workerPublisher is how activities emit events (campaign lifecycle, segment
+// updates): the same topic, producer and sealing as the API, so a worker's events
+// are consumed, deduplicated and shredded like any other. Call close when done.
+func workerPublisher(ctx context.Context, cfg config.Config, codec *events.Codec, d deps, key []byte) (api.Publisher, func(), error) {
+	if err := checkKafka(ctx, cfg); err != nil {
+		return nil, nil, err
+	}
+	p, err := streaming.NewProducer(cfg.KafkaBrokers, cfg.EventsTopic, codec, streaming.ProducerOptions{Linger: time.Millisecond})
+	if err != nil {
+		return nil, nil, fmt.Errorf("worker: producer: %w", err)
+	}
+	return api.SealingPublisher{Next: p, Sealer: api.NewSealer(store.SubjectKeys{DB: d.pool, SecretsKey: key})}, p.Close, nil
 }
