@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -113,7 +115,40 @@ func (t TemporalSyncs) BackfillProgress(ctx context.Context, workflowID string) 
 	if err := v.Get(&p); err != nil {
 		return p, fmt.Errorf("query %s: %w", workflowID, err)
 	}
-	return p, nil
+	return p, t.describe(ctx, workflowID, &p)
+}
+
+// describe adds the backfill's execution status and, if it failed, why, so a
+// client can tell a failed backfill from a slow one.
+func (t TemporalSyncs) describe(ctx context.Context, workflowID string, p *workflows.BackfillProgress) error {
+	desc, err := t.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	p.Status = strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		if ev, err := lastEvent(ctx, t.Client, workflowID); err == nil {
+			if a := ev.GetWorkflowExecutionFailedEventAttributes(); a != nil {
+				p.Failure = a.GetFailure().GetMessage()
+			}
+		}
+	}
+	return nil
+}
+
+// lastEvent reads the final event of a closed workflow's history.
+func lastEvent(ctx context.Context, c client.Client, workflowID string) (*historypb.HistoryEvent, error) {
+	iter := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	var last *historypb.HistoryEvent
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return nil, err
+		}
+		last = ev
+	}
+	return last, nil
 }
 
 func (s *Server) needSyncs(h http.HandlerFunc) http.HandlerFunc {

@@ -172,7 +172,7 @@ func TestConnectionsSyncAndBackfill(t *testing.T) {
 		Progress workflows.BackfillProgress `json:"progress"`
 	}
 	_ = json.Unmarshal([]byte(body), &progress)
-	if code != http.StatusOK || !progress.Progress.Done || progress.Progress.Rows != 3*s.fake.Campaigns {
+	if code != http.StatusOK || !progress.Progress.Done || progress.Progress.Rows != 3*s.fake.Campaigns || progress.Progress.Status != "completed" {
 		t.Fatalf("backfill progress: %d %s", code, body)
 	}
 

@@ -84,6 +84,11 @@ type BackfillProgress struct {
 	SyncedTo    time.Time `json:"synced_to,omitzero"`
 	Resumed     int       `json:"resumed"`
 	Done        bool      `json:"done"`
+	// Status and Failure are the workflow's execution status ("running",
+	// "completed", "failed", "terminated", ...) and failure message, filled in by
+	// whoever describes the workflow (the API); the workflow itself leaves them empty.
+	Status  string `json:"status,omitempty"`
+	Failure string `json:"failure,omitempty"`
 }
 
 func syncActivityOptions(ctx workflow.Context) workflow.Context {

@@ -274,6 +274,9 @@ func (c *apiClient) followBackfill(ctx context.Context, f backfillFlags) (workfl
 			if got.Progress.Done {
 				return got.Progress, nil
 			}
+			if st := got.Progress.Status; st != "" && st != "running" && st != "completed" {
+				return got.Progress, fmt.Errorf("backfill %s %s: %s (see it in the Temporal UI)", got.WorkflowID, st, got.Progress.Failure)
+			}
 			if p := got.Progress; p.ChunksDone != last.ChunksDone || p.Rows != last.Rows || p.Resumed != last.Resumed {
 				last, lastChange = got.Progress, time.Now()
 			}
