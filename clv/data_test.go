@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-const cdnowDir = "../../shared/data/cdnow"
+// A copy of ../shared/data/cdnow (the public CDNOW sample), so the tests run in
+// any clone.
+const cdnowDir = "testdata/cdnow"
 
 // calibrationEnd is the last day of FHL's 39-week calibration period: the
 // cohort's first purchases start on 1997-01-01, and a Jan-1 customer has

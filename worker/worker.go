@@ -29,7 +29,9 @@ type Deps struct {
 
 // New returns a worker on workflows.TaskQueue with every workflow and activity registered.
 func New(c client.Client, d Deps) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
+	// On stop, running activities get a moment to finish and report, so a deploy
+	// does not leave attempts to be noticed only at their heartbeat timeout.
+	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{WorkerStopTimeout: 10 * time.Second})
 	w.RegisterWorkflow(workflows.Maintenance)
 	w.RegisterActivity(d.Archive)
 	if d.Retention != nil {
