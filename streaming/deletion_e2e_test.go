@@ -89,7 +89,8 @@ func (d *deletionRig) consumerStores() streaming.ConsumerStores {
 // newWorker is a real Temporal worker with the identity update and the deletion.
 func (d *deletionRig) newWorker(t *testing.T) sdkworker.Worker {
 	links := store.Identity{DB: d.pool}
-	w := worker.New(d.temporal, worker.Deps{
+	// Stopped gracefully, so each restart falls between steps.
+	w := worker.NewWithOptions(d.temporal, worker.Deps{
 		Archive: &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}},
 		Identity: &activities.Identity{Archive: store.Archive{DB: d.pool}, Links: links, Codec: d.codec, Keys: d.keys, Match: identity.DefaultMatchConfig(),
 			// Past the settling delay, so the batches archived a moment ago are read.
@@ -100,7 +101,7 @@ func (d *deletionRig) newWorker(t *testing.T) sdkworker.Worker {
 			Personal: store.PersonalData{DB: d.pool}, Redis: d.rdb, Codec: d.codec,
 			Connections: store.Connections{DB: d.pool, Key: store.SecretsKey("unused")},
 		},
-	})
+	}, sdkworker.Options{WorkerStopTimeout: worker.GracefulStop})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

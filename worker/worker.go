@@ -28,10 +28,20 @@ type Deps struct {
 }
 
 // New returns a worker on workflows.TaskQueue with every workflow and activity registered.
+// It stops at once: running activities are abandoned as in a crash (tests use that
+// to show work resumes elsewhere). Services use NewWithOptions with GracefulStop.
 func New(c client.Client, d Deps) sdkworker.Worker {
-	// On stop, running activities get a moment to finish and report, so a deploy
-	// does not leave attempts to be noticed only at their heartbeat timeout.
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{WorkerStopTimeout: 10 * time.Second})
+	return NewWithOptions(c, d, sdkworker.Options{})
+}
+
+// GracefulStop is how long a stopping service worker lets running activities finish
+// and report, so a deploy does not leave attempts to be noticed only at their
+// heartbeat timeout.
+const GracefulStop = 10 * time.Second
+
+// NewWithOptions is New with the SDK worker's options.
+func NewWithOptions(c client.Client, d Deps, o sdkworker.Options) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.TaskQueue, o)
 	w.RegisterWorkflow(workflows.Maintenance)
 	w.RegisterActivity(d.Archive)
 	if d.Retention != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	sdkworker "go.temporal.io/sdk/worker"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	audit := &store.Audit{DB: d.pool, Hasher: store.NewSubjectHasher(key)}
-	w := worker.New(d.temporal, worker.Deps{
+	w := worker.NewWithOptions(d.temporal, worker.Deps{
 		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}, Audit: audit},
 		Retention:   &activities.Retention{Store: store.Retention{DB: d.pool}, Audit: *audit},
 		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}, Links: store.Identity{DB: d.pool}},
@@ -70,7 +71,7 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 		ProfileSync: &activities.ProfileSync{Connections: store.Connections{DB: d.pool, Key: key}, Profiles: store.Profiles{DB: d.pool},
 			Privacy: newPrivacyStores(d, key).privacy},
 		Sync: d.fakes.sync(&activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}}),
-	})
+	}, sdkworker.Options{WorkerStopTimeout: worker.GracefulStop})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
