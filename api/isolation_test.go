@@ -69,6 +69,7 @@ func isolationCases(a *isoTenantA) map[string]isoCase {
 		"GET /v1/metrics/event-types":                  {path: "/v1/metrics/event-types?level=day", want: ok},
 		"GET /v1/metrics/realtime":                     {path: "/v1/metrics/realtime", want: ok},
 		"GET /v1/metrics/platform-campaigns":           {path: "/v1/metrics/platform-campaigns?from=" + monthAgo + "&to=" + today, want: ok, aSees: a.platformCampaign},
+		"GET /v1/personalization/variants":             {path: "/v1/personalization/variants?level=day", want: ok},
 		"POST /v1/attribution/recompute":               {path: "/v1/attribution/recompute", body: map[string]string{"from": from, "to": to}, want: accepted},
 		"GET /v1/attribution/recompute":                {path: "/v1/attribution/recompute?workflow_id=attribution/" + a.tenant + "/x", want: notFound},
 		"GET /v1/attribution/recompute/{from}/{to}":    {path: "/v1/attribution/recompute/" + from + "/" + to, want: notFound},
@@ -86,6 +87,17 @@ func isolationCases(a *isoTenantA) map[string]isoCase {
 		"POST /v1/schedules/{id}/pause":                {path: "/v1/schedules/" + a.connection + "/pause", want: notFound},
 		"POST /v1/schedules/{id}/resume":               {path: "/v1/schedules/" + a.connection + "/resume", want: notFound},
 		"POST /v1/schedules/{id}/trigger":              {path: "/v1/schedules/" + a.connection + "/trigger", want: notFound},
+		"GET /v1/profiles/{customer_id}":               {path: "/v1/profiles/" + a.customer, want: notFound, aSees: a.customer},
+		"POST /v1/profiles/refresh":                    {path: "/v1/profiles/refresh", want: accepted},
+		"POST /v1/profiles/train":                      {path: "/v1/profiles/train", body: map[string]int{"holdout_weeks": 4}, want: accepted},
+		"POST /v1/segments":                            {path: "/v1/segments", body: map[string]string{"segment_id": "seg-b-new", "rule": "ltv > 1"}, want: created},
+		"GET /v1/segments":                             {path: "/v1/segments", want: ok, aSees: a.segment},
+		"GET /v1/segments/{id}/members":                {path: "/v1/segments/" + a.segment + "/members", want: notFound, aSees: a.customer},
+		"DELETE /v1/segments/{id}":                     {path: "/v1/segments/" + a.segment, want: notFound},
+		"POST /v1/campaigns":                           {path: "/v1/campaigns", body: launchBody("cmp-b-new"), want: accepted},
+		"GET /v1/campaigns":                            {path: "/v1/campaigns", want: ok, aSees: a.campaign},
+		"GET /v1/campaigns/{id}":                       {path: "/v1/campaigns/" + a.campaign, want: notFound, aSees: a.campaign},
+		"POST /v1/campaigns/{id}/signal":               {path: "/v1/campaigns/" + a.campaign + "/signal", body: map[string]string{"signal": "terminate"}, want: notFound},
 		"POST /v1/deletions":                           {path: "/v1/deletions", body: map[string]any{"regulation": "GDPR", "customer_id": a.subject}, want: accepted},
 		"GET /v1/deletions":                            {path: "/v1/deletions", want: ok, aSees: a.deletionID},
 		"GET /v1/deletions/{id}":                       {path: "/v1/deletions/" + a.deletionID, want: notFound, aSees: a.deletionID},
@@ -102,10 +114,12 @@ func isolationCases(a *isoTenantA) map[string]isoCase {
 // (unless B sent it itself).
 type isoTenantA struct {
 	tenant, keyID, connection, account, subject, deletionID, campaign, platformCampaign, auditMarker string
+	customer, segment                                                                                string // profiles_test.go seeds them
 }
 
 func (a *isoTenantA) markers() []string {
-	return []string{a.tenant, a.keyID, a.connection, a.account, a.subject, a.deletionID, a.campaign, a.platformCampaign, a.auditMarker}
+	return []string{a.tenant, a.keyID, a.connection, a.account, a.subject, a.deletionID, a.campaign, a.platformCampaign, a.auditMarker,
+		a.customer, a.segment}
 }
 
 // TestTenantIsolationOnEveryRoute calls every route of the API as tenant B with A's
@@ -304,6 +318,7 @@ func newIsolationEnv(t *testing.T) *isolationEnv {
 		Syncs: e.fakes, Connections: e.conns,
 		Deletions: api.DeletionDeps{Requests: e.deletions, Privacy: e.privacy, Audit: e.audit, Workflows: e.fakes},
 		Consent:   api.ConsentDeps{Privacy: e.privacy, Audit: e.audit},
+		Campaigns: api.CampaignDeps{Store: store.Campaigns{DB: pool}, Workflows: e.fakes},
 		Audit:     e.audit,
 	})
 	e.http = httptest.NewServer(e.srv)
@@ -337,6 +352,8 @@ func (e *isolationEnv) seedA(t *testing.T, tenant string) {
 	}
 	a.keyID, e.aKey = k.ID, secret
 	e.seedAggregate(t, tenant, a.campaign)
+	e.seedCampaign(t, tenant, a.campaign)
+	e.seedProfiles(t, a)
 	if _, err := e.conns.Create(ctx, store.Connection{TenantID: tenant, ConnectionID: a.connection, Platform: "googleads",
 		AccountID: a.account, Credentials: []byte(`{"developer_token":"d","client_id":"c","client_secret":"s","refresh_token":"r"}`)}); err != nil {
 		t.Fatal(err)

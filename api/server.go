@@ -73,6 +73,7 @@ type Server struct {
 	connections store.Connections
 	deletions   DeletionDeps
 	consent     ConsentDeps
+	campaigns   CampaignDeps
 	audit       store.Audit
 	auth        *authCache
 	limits      *tenantLimiter
@@ -103,6 +104,8 @@ type Deps struct {
 	Deletions DeletionDeps
 	// Consent serves /v1/consent; zero: 503.
 	Consent ConsentDeps
+	// Campaigns serve /v1/campaigns; zero: 503.
+	Campaigns CampaignDeps
 	// Audit records key management and connection changes and serves /v1/audit.
 	// Zero: Consent's or Deletions' audit log if set; otherwise those changes go
 	// unaudited (tests of other endpoints) and /v1/audit answers 503.
@@ -132,6 +135,7 @@ func New(opts Options, d Deps) *Server {
 		connections: d.Connections,
 		deletions:   d.Deletions,
 		consent:     d.Consent,
+		campaigns:   d.Campaigns,
 		audit:       auditOf(d),
 		auth:        newAuthCache(d.Tenants, 30*time.Second),
 		limits:      newTenantLimiter(opts.TenantRate, opts.TenantBurst),
@@ -209,6 +213,7 @@ func (s *Server) routeTable() []route {
 		{"GET /v1/metrics/event-types", read, rangeHandler(s, s.aggregates.EventTypes, asIs[store.EventTypeRow])},
 		{"GET /v1/metrics/realtime", read, s.handleRealtime},
 		{"GET /v1/metrics/platform-campaigns", read, s.handlePlatformCampaigns},
+		{"GET /v1/personalization/variants", read, s.handlePersonalizationVariants},
 
 		// Attribution (attribution.go, models.go). Starting a recompute or a training
 		// is admin: it replaces stored credits or adds model versions, and costs
@@ -232,6 +237,23 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/schedules/{id}/pause", admin, s.needSchedules(s.handlePauseSchedule(true))},
 		{"POST /v1/schedules/{id}/resume", admin, s.needSchedules(s.handlePauseSchedule(false))},
 		{"POST /v1/schedules/{id}/trigger", admin, s.needSchedules(s.handleTriggerSchedule)},
+
+		// Customer profiles and segments (profiles.go). Saving a segment, training and
+		// refreshing are admin: they change memberships and emit events.
+		{"GET /v1/profiles/{customer_id}", read, s.needProfiles(s.handleGetProfile)},
+		{"POST /v1/profiles/refresh", admin, s.handleProfileRefresh},
+		{"POST /v1/profiles/train", admin, s.handleProfileTrain},
+		{"POST /v1/segments", admin, s.needProfiles(s.handleSaveSegment)},
+		{"GET /v1/segments", read, s.needProfiles(s.handleListSegments)},
+		{"GET /v1/segments/{id}/members", read, s.needProfiles(s.handleListMembers)},
+		{"DELETE /v1/segments/{id}", admin, s.needProfiles(s.handleDeleteSegment)},
+
+		// Campaign lifecycles (campaigns.go). Launching and signalling are admin: they
+		// start, steer and stop spending.
+		{"POST /v1/campaigns", admin, s.needCampaigns(s.handleLaunchCampaign)},
+		{"GET /v1/campaigns", read, s.needCampaigns(s.handleListCampaigns)},
+		{"GET /v1/campaigns/{id}", read, s.needCampaigns(s.handleGetCampaign)},
+		{"POST /v1/campaigns/{id}/signal", admin, s.needCampaigns(s.handleSignalCampaign)},
 
 		// Privacy (deletions.go, consent.go).
 		{"POST /v1/deletions", admin, s.handleCreateDeletion},

@@ -61,6 +61,8 @@ func (p PersonalData) EraseProfiles(ctx context.Context, tenant string, ids []st
 	for _, q := range []string{
 		`DELETE FROM customer_profiles WHERE tenant_id = $1 AND customer_id = ANY($2)`,
 		`DELETE FROM cdp_identities WHERE tenant_id = $1 AND (customer_id = ANY($2) OR external_id = ANY($2))`,
+		`DELETE FROM profile_summaries WHERE tenant_id = $1 AND customer_id = ANY($2)`,
+		`DELETE FROM segment_members WHERE tenant_id = $1 AND customer_id = ANY($2)`,
 	} {
 		tag, err := p.DB.Exec(ctx, q, tenant, ids)
 		if err != nil {
@@ -91,6 +93,8 @@ var residueQueries = []residueQuery{
 	{"customer_profiles", `SELECT count(*) FROM customer_profiles WHERE tenant_id = $1 AND (customer_id = ANY($2)
 		OR traits::text LIKE ANY (SELECT '%' || x || '%' FROM unnest($2::text[]) x))`, plainArg},
 	{"cdp_identities", `SELECT count(*) FROM cdp_identities WHERE tenant_id = $1 AND (customer_id = ANY($2) OR external_id = ANY($2))`, plainArg},
+	{"profile_summaries", `SELECT count(*) FROM profile_summaries WHERE tenant_id = $1 AND customer_id = ANY($2)`, plainArg},
+	{"segment_members", `SELECT count(*) FROM segment_members WHERE tenant_id = $1 AND customer_id = ANY($2)`, plainArg},
 	{"attribution_credits", `SELECT count(*) FROM attribution_credits WHERE tenant_id = $1 AND conversion_event_id = ANY($2)`,
 		func(_, _, _, c []string) []string { return c }},
 }

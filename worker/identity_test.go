@@ -126,7 +126,7 @@ func TestIdentityUpdateLinksDevicesAcrossBatches(t *testing.T) {
 
 	// Schedules.
 	ids := []string{worker.MaintenanceScheduleID, worker.IdentityScheduleID, worker.AttributionHourlyScheduleID, worker.AttributionDailyScheduleID,
-		worker.TrainingWeeklyScheduleID}
+		worker.TrainingWeeklyScheduleID, worker.ProfileTrainingScheduleID}
 	for _, id := range ids {
 		_ = c.ScheduleClient().GetHandle(ctx, id).Delete(ctx) // from an earlier run on a shared server
 	}
@@ -141,7 +141,7 @@ func TestIdentityUpdateLinksDevicesAcrossBatches(t *testing.T) {
 		}
 	}
 	want := map[string]time.Duration{worker.IdentityScheduleID: 15 * time.Minute, worker.AttributionHourlyScheduleID: time.Hour, worker.AttributionDailyScheduleID: 24 * time.Hour,
-		worker.TrainingWeeklyScheduleID: 7 * 24 * time.Hour}
+		worker.TrainingWeeklyScheduleID: 7 * 24 * time.Hour, worker.ProfileTrainingScheduleID: 7 * 24 * time.Hour}
 	for id, every := range want {
 		d, err := c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 		if err != nil {

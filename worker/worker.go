@@ -25,6 +25,8 @@ type Deps struct {
 	ProfileSync *activities.ProfileSync // nil: CDP profile syncs are not served
 	Deletion    *activities.Deletion    // nil: data-subject deletions are not served
 	Retention   *activities.Retention   // nil: Maintenance's retention step is not served
+	Profiles    *activities.Profiles    // nil: profile training and refresh are not served
+	Campaigns   *activities.Campaigns   // nil: campaign lifecycles are not served
 }
 
 // New returns a worker on workflows.TaskQueue with every workflow and activity registered.
@@ -72,6 +74,16 @@ func NewWithOptions(c client.Client, d Deps, o sdkworker.Options) sdkworker.Work
 		w.RegisterWorkflow(workflows.DataSubjectDeletion)
 		w.RegisterActivity(d.Deletion)
 	}
+	if d.Campaigns != nil {
+		w.RegisterWorkflow(workflows.CampaignLifecycle)
+		w.RegisterActivity(d.Campaigns)
+	}
+	if d.Profiles != nil {
+		w.RegisterWorkflow(workflows.ProfileModelTraining)
+		w.RegisterWorkflow(workflows.ProfileRefresh)
+		w.RegisterWorkflow(workflows.ProfileTrainingSweep)
+		w.RegisterActivity(d.Profiles)
+	}
 	return w
 }
 
@@ -99,6 +111,9 @@ func EnsureSchedules(ctx context.Context, c client.Client, retention, windowRete
 		if err := ensureSchedule(ctx, c, opts); err != nil {
 			return err
 		}
+	}
+	if err := ensureSchedule(ctx, c, profileSchedule()); err != nil {
+		return err
 	}
 	return nil
 }
@@ -178,6 +193,25 @@ func identitySchedules() []client.ScheduleOptions {
 				Args:      []any{workflows.WeeklyTraining},
 				TaskQueue: workflows.TaskQueue,
 			},
+		},
+	}
+}
+
+// ProfileTrainingScheduleID is the schedule of the weekly profile-model training
+// sweep (each training refreshes its tenant's profiles after it).
+const ProfileTrainingScheduleID = "touchpoint-profile-training-weekly"
+
+// profileSchedule trains every tenant's profile models weekly, after the attribution
+// training of the same week.
+func profileSchedule() client.ScheduleOptions {
+	return client.ScheduleOptions{
+		ID:   ProfileTrainingScheduleID,
+		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 7 * 24 * time.Hour, Offset: 3*time.Hour + 40*time.Minute}}},
+		Action: &client.ScheduleWorkflowAction{
+			ID:        workflows.ProfileSweepWorkflowID,
+			Workflow:  workflows.ProfileTrainingSweep,
+			Args:      []any{workflows.WeeklyProfileTraining},
+			TaskQueue: workflows.TaskQueue,
 		},
 	}
 }

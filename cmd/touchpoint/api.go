@@ -131,6 +131,7 @@ func serveAPI(ctx context.Context, cfg config.Config, d deps, ready func(addr st
 		Connections: conns,
 		Consent:     api.ConsentDeps{Privacy: privacy.privacy, Audit: privacy.audit},
 		Deletions:   deletionsOf(d, privacy),
+		Campaigns:   campaignsOf(d),
 		// Key management and connection changes are audited even without a secrets
 		// key: their entries name no subject, so they need no subject hasher.
 		Audit: store.Audit{DB: d.pool, Hasher: privacy.audit.Hasher},
@@ -210,6 +211,14 @@ func newPrivacyStores(d deps, key []byte) privacyStores {
 		deletions: store.Deletions{DB: d.pool, SecretsKey: key, Hasher: h},
 		keys:      store.SubjectKeys{DB: d.pool, SecretsKey: key},
 	}
+}
+
+// campaignsOf serves /v1/campaigns; zero (503) without a Temporal client.
+func campaignsOf(d deps) api.CampaignDeps {
+	if d.temporal == nil {
+		return api.CampaignDeps{}
+	}
+	return api.CampaignDeps{Store: store.Campaigns{DB: d.pool}, Workflows: api.TemporalCampaigns{Client: d.temporal}}
 }
 
 // deletionsOf serves /v1/deletions; zero (503) without a Temporal client or key.

@@ -61,6 +61,12 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	audit := &store.Audit{DB: d.pool, Hasher: store.NewSubjectHasher(key)}
+	// Segment updates (and campaign events) go to the events topic like any other.
+	publisher, closePublisher, err := workerPublisher(ctx, cfg, codec, d, key)
+	if err != nil {
+		return err
+	}
+	defer closePublisher()
 	w := worker.NewWithOptions(d.temporal, worker.Deps{
 		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}, Audit: audit},
 		Retention:   &activities.Retention{Store: store.Retention{DB: d.pool}, Audit: *audit},
@@ -70,7 +76,10 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 		Deletion: newDeletion(cfg, d, codec, key),
 		ProfileSync: &activities.ProfileSync{Connections: store.Connections{DB: d.pool, Key: key}, Profiles: store.Profiles{DB: d.pool},
 			Privacy: newPrivacyStores(d, key).privacy},
-		Sync: d.fakes.sync(&activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}}),
+		Sync:     d.fakes.sync(&activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}}),
+		Profiles: &activities.Profiles{Store: store.ProfileScores{DB: d.pool}, Publisher: publisher},
+		Campaigns: &activities.Campaigns{Aggregates: store.Aggregates{DB: d.pool}, Store: store.Campaigns{DB: d.pool},
+			Publisher: publisher, Rules: events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew}},
 	}, sdkworker.Options{WorkerStopTimeout: worker.GracefulStop})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
