@@ -105,10 +105,15 @@ func runBench(ctx context.Context, cfg config.Config, args []string) error {
 		return err
 	}
 	if f.jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(r)
+		err = json.NewEncoder(os.Stdout).Encode(r)
+	} else {
+		r.print(os.Stdout)
 	}
-	r.print(os.Stdout)
-	return nil
+	if err == nil && !r.Exact {
+		// A throughput figure over wrong totals is no figure: fail the run.
+		err = errors.New("bench: the pipeline's totals differ from the generator's (see exactness above)")
+	}
+	return err
 }
 
 func setupBench(ctx context.Context, cfg config.Config, f benchFlags) (*benchEnv, error) {
@@ -190,7 +195,7 @@ func (e *benchEnv) createTenants(ctx context.Context, n int) error {
 		if _, err := t.Create(ctx, id, ""); err != nil {
 			return err
 		}
-		_, key, err := t.CreateKey(ctx, id, "bench", []string{store.ScopeIngest})
+		_, key, err := t.CreateKey(ctx, id, "bench", []string{store.ScopeIngest, store.ScopeRead})
 		if err != nil {
 			return err
 		}

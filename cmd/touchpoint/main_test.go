@@ -191,3 +191,16 @@ func TestExamplePrintsEveryType(t *testing.T) {
 		t.Fatal("unknown type accepted")
 	}
 }
+
+// TestBenchSmokeIsExact runs `touchpoint bench` briefly, as BENCHMARKS.md does at
+// full rate: the pipeline must deliver exactly the generator's totals through the
+// API (which also checks the bench's keys may read what it measures).
+func TestBenchSmokeIsExact(t *testing.T) {
+	stdout, stderr, err := runBin(t, nil, "", "bench", "-rate", "2000", "-duration", "3s", "-json")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stdout, `"exact":true`) {
+		t.Fatalf("bench not exact:\n%s", stdout)
+	}
+}
