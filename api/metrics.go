@@ -9,7 +9,7 @@ import (
 
 type metrics struct {
 	requests *prometheus.HistogramVec
-	accepted *prometheus.CounterVec
+	accepted prometheus.Counter
 	rejected *prometheus.CounterVec
 }
 
@@ -20,10 +20,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "HTTP requests by route and status.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"route", "status"}),
-		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+		// No tenant label: /metrics is public, and a label would list every tenant id to
+		// whoever can reach it. Per-tenant counts are in the tenant-scoped metrics API.
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "touchpoint_ingest_events_accepted_total",
 			Help: "Events accepted at the HTTP edge and acknowledged by Kafka.",
-		}, []string{"tenant"}),
+		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "touchpoint_ingest_events_rejected_total",
 			Help: "Events rejected at the HTTP edge, by reason class.",
