@@ -46,3 +46,12 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// SetDefault sets *v to d when it holds its zero value, for filling a Config's
+// unset knobs.
+func SetDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}

@@ -90,34 +90,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" || cfg.RefreshToken == "" {
 		return nil, errors.New("ga4: client id and refresh token are required")
 	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = DefaultTokenURL
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
+	connectors.SetDefault(&cfg.TokenURL, DefaultTokenURL)
+	connectors.SetDefault(&cfg.BaseURL, DefaultBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.APIVersion == "" {
-		cfg.APIVersion = DefaultAPIVersion
-	}
-	if cfg.PageSize == 0 {
-		cfg.PageSize = DefaultPageSize
-	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
-	}
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.ThrottleBackoff == 0 {
-		cfg.ThrottleBackoff = 30 * time.Second
-	}
-	if cfg.HourlyQuotaBackoff == 0 {
-		cfg.HourlyQuotaBackoff = 30 * time.Minute
-	}
-	if cfg.MaxThrottleWaits == 0 {
-		cfg.MaxThrottleWaits = 5
-	}
+	connectors.SetDefault(&cfg.APIVersion, DefaultAPIVersion)
+	connectors.SetDefault(&cfg.PageSize, DefaultPageSize)
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.HourlyQuotaBackoff, 30*time.Minute)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 5)
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient
@@ -214,11 +196,9 @@ func (c *Client) call(ctx context.Context, propertyID, method string, body any) 
 	return &rep, nil
 }
 
-// classify judges a Data API answer; only a 200 carries a report.
-func (c *Client) classify(r *connectors.Response) connectors.Verdict {
-	if r.Status == http.StatusOK {
-		return connectors.Succeeded()
-	}
+// decodeAPIError reads a Google error body {"error":{...}}, or keeps the start
+// of a body that is not one.
+func decodeAPIError(r *connectors.Response) *APIError {
 	var wrapped struct {
 		Error *APIError `json:"error"`
 	}
@@ -228,6 +208,15 @@ func (c *Client) classify(r *connectors.Response) connectors.Verdict {
 		apiErr = &APIError{Message: fmt.Sprintf("%.200s", r.Body)}
 	}
 	apiErr.HTTPStatus = r.Status
+	return apiErr
+}
+
+// classify judges a Data API answer; only a 200 carries a report.
+func (c *Client) classify(r *connectors.Response) connectors.Verdict {
+	if r.Status == http.StatusOK {
+		return connectors.Succeeded()
+	}
+	apiErr := decodeAPIError(r)
 	switch {
 	case r.Status == http.StatusUnauthorized || apiErr.Status == "UNAUTHENTICATED":
 		return connectors.TokenRefused(apiErr)

@@ -79,15 +79,9 @@ func NewUserDeletion(cfg UserDeletionConfig) (*UserDeletion, error) {
 	def(&cfg.TokenURL, DefaultTokenURL)
 	def(&cfg.BaseURL, DefaultAdminBaseURL)
 	def(&cfg.APIVersion, DefaultAdminAPIVersion)
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
-	}
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.ThrottleBackoff == 0 {
-		cfg.ThrottleBackoff = 30 * time.Second
-	}
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
 	if cfg.DailyQuota == nil {
 		cfg.DailyQuota = untilPacificMidnight
 	}
@@ -191,15 +185,7 @@ func (u *UserDeletion) classify(r *connectors.Response) connectors.Verdict {
 	if r.Status == http.StatusOK {
 		return connectors.Succeeded()
 	}
-	var wrapped struct {
-		Error *APIError `json:"error"`
-	}
-	_ = json.Unmarshal(r.Body, &wrapped)
-	apiErr := wrapped.Error
-	if apiErr == nil {
-		apiErr = &APIError{Message: fmt.Sprintf("%.200s", r.Body)}
-	}
-	apiErr.HTTPStatus = r.Status
+	apiErr := decodeAPIError(r)
 	switch {
 	case r.Status == http.StatusUnauthorized || apiErr.Status == "UNAUTHENTICATED":
 		return connectors.TokenRefused(apiErr)

@@ -82,32 +82,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.DeveloperToken == "" || cfg.ClientID == "" || cfg.RefreshToken == "" {
 		return nil, errors.New("googleads: developer token, client id and refresh token are required")
 	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = DefaultTokenURL
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
+	connectors.SetDefault(&cfg.TokenURL, DefaultTokenURL)
+	connectors.SetDefault(&cfg.BaseURL, DefaultBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.APIVersion == "" {
-		cfg.APIVersion = DefaultAPIVersion
-	}
+	connectors.SetDefault(&cfg.APIVersion, DefaultAPIVersion)
 	cfg.LoginCustomerID = strings.ReplaceAll(cfg.LoginCustomerID, "-", "")
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
-	}
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.ThrottleBackoff == 0 {
-		cfg.ThrottleBackoff = 30 * time.Second
-	}
-	if cfg.ChunkDays == 0 {
-		cfg.ChunkDays = DefaultChunkDays
-	}
-	if cfg.MaxThrottleWaits == 0 {
-		cfg.MaxThrottleWaits = 5
-	}
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.ChunkDays, DefaultChunkDays)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 5)
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient

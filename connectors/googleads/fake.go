@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // Fake reproduces the parts of the Google Ads REST API a campaign sync touches: the
@@ -42,17 +44,17 @@ type Fake struct {
 
 	seed uint64
 
-	mu           sync.Mutex
-	tokens       map[string]time.Time // access token → expiry
-	tokenSeq     int
-	revoked      bool
-	expireAfter  int // expire all access tokens after this many more successful streams; 0 = off
-	throttleLeft int
-	throttleFor  time.Duration
-	failLeft     int
-	tokenCalls   int
-	streamCalls  int
-	streamTimes  []time.Time
+	// ThrottleNext (RESOURCE_EXHAUSTED, quotaErrorDetails.retryDelay = delay) and FailNext (500 INTERNAL), searchStream calls only
+	connectors.Faults
+
+	mu          sync.Mutex
+	tokens      map[string]time.Time // access token → expiry
+	tokenSeq    int
+	revoked     bool
+	expireAfter int // expire all access tokens after this many more successful streams; 0 = off
+	tokenCalls  int
+	streamCalls int
+	streamTimes []time.Time
 }
 
 // NewFake returns a fake whose data is derived from seed only, so two fakes with the
@@ -88,21 +90,6 @@ func (f *Fake) ExpireTokensAfter(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.expireAfter = n
-}
-
-// ThrottleNext answers the next k searchStream calls with RESOURCE_EXHAUSTED
-// carrying quotaErrorDetails.retryDelay = delay.
-func (f *Fake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttleLeft, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n searchStream calls with HTTP 500 INTERNAL.
-func (f *Fake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failLeft = n
 }
 
 // Counts reports how many token and searchStream requests the fake has received.
@@ -205,20 +192,18 @@ func (f *Fake) serveStream(w http.ResponseWriter, r *http.Request, version, cust
 			"User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header.", nil)
 		return
 	}
-	if f.failLeft > 0 {
-		f.failLeft--
+	if f.Failed() {
 		writeAdsError(w, true, http.StatusInternalServerError, "INTERNAL", "internalError", "INTERNAL_ERROR",
 			"Internal error encountered.", nil)
 		return
 	}
-	if f.throttleLeft > 0 {
-		f.throttleLeft--
+	if delay, ok := f.Throttled(); ok {
 		writeAdsError(w, true, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "quotaError", "RESOURCE_EXHAUSTED",
-			"Too many requests. Retry in "+durationJSON(f.throttleFor)+".",
+			"Too many requests. Retry in "+durationJSON(delay)+".",
 			map[string]any{"quotaErrorDetails": map[string]any{
 				"rateScope":  "DEVELOPER",
 				"rateName":   "Number of operations for basic access",
-				"retryDelay": durationJSON(f.throttleFor),
+				"retryDelay": durationJSON(delay),
 			}})
 		return
 	}

@@ -85,37 +85,17 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" || cfg.RefreshToken == "" {
 		return nil, errors.New("linkedin: client id and refresh token are required")
 	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = DefaultTokenURL
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
+	connectors.SetDefault(&cfg.TokenURL, DefaultTokenURL)
+	connectors.SetDefault(&cfg.BaseURL, DefaultBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Version == "" {
-		cfg.Version = DefaultVersion
-	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
-	}
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.ThrottleBackoff == 0 {
-		cfg.ThrottleBackoff = time.Minute
-	}
-	if cfg.MaxThrottleWaits == 0 {
-		cfg.MaxThrottleWaits = 5
-	}
-	if cfg.ChunkDays == 0 {
-		cfg.ChunkDays = DefaultChunkDays
-	}
-	if cfg.CampaignsPerRequest == 0 {
-		cfg.CampaignsPerRequest = DefaultCampaignsPerRequest
-	}
-	if cfg.PageSize == 0 {
-		cfg.PageSize = 500
-	}
+	connectors.SetDefault(&cfg.Version, DefaultVersion)
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, time.Minute)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 5)
+	connectors.SetDefault(&cfg.ChunkDays, DefaultChunkDays)
+	connectors.SetDefault(&cfg.CampaignsPerRequest, DefaultCampaignsPerRequest)
+	connectors.SetDefault(&cfg.PageSize, 500)
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient

@@ -77,28 +77,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("liveramp: client id and secret are required")
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
+	connectors.SetDefault(&cfg.BaseURL, DefaultBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = cfg.BaseURL + "/token"
-	}
+	connectors.SetDefault(&cfg.TokenURL, cfg.BaseURL+"/token")
 	if cfg.Schema == nil {
 		cfg.Schema = DefaultSchema
 	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
-	}
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.ThrottleBackoff == 0 {
-		cfg.ThrottleBackoff = 30 * time.Second
-	}
-	if cfg.MaxThrottleWaits == 0 {
-		cfg.MaxThrottleWaits = 5
-	}
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 5)
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // Fake reproduces the RampID API's token endpoint (POST /token, form-encoded
@@ -22,15 +24,15 @@ import (
 type Fake struct {
 	ClientID, ClientSecret string
 
-	mu          sync.Mutex
-	tokens      map[string]bool
-	issued      int
-	lookups     int
-	throttle    int
-	throttleFor time.Duration
-	fail        int
-	calls       int
-	times       []time.Time
+	// ThrottleNext (Retry-After truncated to whole seconds) and FailNext (500), lookups only
+	connectors.Faults
+
+	mu      sync.Mutex
+	tokens  map[string]bool
+	issued  int
+	lookups int
+	calls   int
+	times   []time.Time
 }
 
 // NewFake returns a fake with fixed credentials.
@@ -50,20 +52,6 @@ func (f *Fake) ExpireTokens() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	clear(f.tokens)
-}
-
-// ThrottleNext answers the next k lookups with 429 and Retry-After (whole seconds).
-func (f *Fake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n lookups with 500.
-func (f *Fake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail = n
 }
 
 // Calls returns the number of requests and their arrival times.
@@ -121,14 +109,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, errDoc("000-0403", "token expired or invalid"))
 		return
 	}
-	if f.throttle > 0 {
-		f.throttle--
-		w.Header().Set("Retry-After", strconv.Itoa(int(f.throttleFor/time.Second)))
+	if delay, ok := f.Throttled(); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(delay/time.Second)))
 		writeJSON(w, http.StatusTooManyRequests, errDoc("000-0429", "rate limit exceeded"))
 		return
 	}
-	if f.fail > 0 {
-		f.fail--
+	if f.Failed() {
 		writeJSON(w, http.StatusInternalServerError, errDoc("600-0010", "Internal Server Error"))
 		return
 	}

@@ -74,15 +74,13 @@ func NewDSR(cfg DSRConfig) (*DSR, error) {
 	if cfg.Key == "" || cfg.Secret == "" {
 		return nil, errors.New("mparticle: DSR key and secret are required")
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultDSRBaseURL
-	}
+	connectors.SetDefault(&cfg.BaseURL, DefaultDSRBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	orDefault(&cfg.MaxRetries, 3)
-	orDefault(&cfg.MaxThrottleWaits, 2)
-	orDefault(&cfg.RetryBackoff, time.Second)
-	orDefault(&cfg.ThrottleBackoff, 30*time.Second)
-	orDefault(&cfg.MaxThrottleWait, 20*time.Second)
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 2)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.MaxThrottleWait, 20*time.Second)
 	lim := cfg.Limiter
 	if lim == nil {
 		lim = DefaultLimiter()
@@ -92,13 +90,6 @@ func NewDSR(cfg DSRConfig) (*DSR, error) {
 		MaxRetries: cfg.MaxRetries, Backoff: cfg.RetryBackoff, ThrottleBackoff: cfg.ThrottleBackoff,
 		MaxThrottleWaits: cfg.MaxThrottleWaits, MaxWait: cfg.MaxThrottleWait,
 	}}, nil
-}
-
-func orDefault[T comparable](v *T, d T) {
-	var zero T
-	if *v == zero {
-		*v = d
-	}
 }
 
 // SubjectRequestID is the deterministic UUID v4 of the n-th OpenDSR request of

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // Fake reproduces the Events API (POST /v2/bulkevents, Basic auth with the input
@@ -27,16 +29,16 @@ type Fake struct {
 	ClientID, ClientSecret string
 	OrgID, AccountID, WSID string
 	token                  string
-	mu                     sync.Mutex
-	users                  map[int64]map[string]any // mpid -> attributes
-	ids                    map[int64]string         // mpid -> customerid
-	seen                   map[string]bool
-	received               []Batch
-	throttle               int
-	throttleFor            time.Duration
-	fail                   int
-	calls                  int
-	times                  []time.Time
+	// ThrottleNext (Retry-After truncated to whole seconds) and FailNext (500)
+	connectors.Faults
+
+	mu       sync.Mutex
+	users    map[int64]map[string]any // mpid -> attributes
+	ids      map[int64]string         // mpid -> customerid
+	seen     map[string]bool
+	received []Batch
+	calls    int
+	times    []time.Time
 }
 
 // MPID is the fake's mpid for a customer id.
@@ -99,20 +101,6 @@ func (f *Fake) ExpireTokens() {
 	f.token += "x"
 }
 
-// ThrottleNext answers the next k requests with 429 and Retry-After (whole seconds).
-func (f *Fake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n requests with 500.
-func (f *Fake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail = n
-}
-
 // Calls returns the number of requests and their arrival times.
 func (f *Fake) Calls() (int, []time.Time) {
 	f.mu.Lock()
@@ -159,14 +147,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errBody(401, "Unauthorized"))
 		return
 	}
-	if f.throttle > 0 {
-		f.throttle--
-		w.Header().Set("Retry-After", strconv.Itoa(int(f.throttleFor/time.Second)))
+	if delay, ok := f.Throttled(); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(delay/time.Second)))
 		writeJSON(w, http.StatusTooManyRequests, errBody(429, "Too many requests"))
 		return
 	}
-	if f.fail > 0 {
-		f.fail--
+	if f.Failed() {
 		writeJSON(w, http.StatusInternalServerError, errBody(500, "Internal server error"))
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // DSRFake reproduces OpenDSR v3: POST /requests/ (201 with
@@ -23,13 +25,13 @@ type DSRFake struct {
 	RunningPolls int    // status reads answering pending/in_progress before FinalStatus
 	FinalStatus  string // DSRCompleted if empty
 
-	mu          sync.Mutex
-	requests    map[string]*fakeDSR
-	submits     int
-	throttle    int
-	throttleFor time.Duration
-	fail        int
-	calls       int
+	// ThrottleNext (Retry-After rounded to whole seconds) and FailNext (503)
+	connectors.Faults
+
+	mu       sync.Mutex
+	requests map[string]*fakeDSR
+	submits  int
+	calls    int
 }
 
 type fakeDSR struct {
@@ -41,20 +43,6 @@ type fakeDSR struct {
 func NewDSRFake() *DSRFake {
 	return &DSRFake{Key: "dsr-fake-key", Secret: "dsr-fake-secret", ControllerID: "1234", RunningPolls: 2,
 		requests: map[string]*fakeDSR{}}
-}
-
-// ThrottleNext answers the next k requests with 429 and Retry-After in whole seconds.
-func (f *DSRFake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n requests with 503.
-func (f *DSRFake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail = n
 }
 
 // Calls returns how many requests arrived.
@@ -89,14 +77,12 @@ func (f *DSRFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dsrErr(w, http.StatusUnauthorized, "unauthorized", "Invalid credentials")
 		return
 	}
-	if f.throttle > 0 {
-		f.throttle--
-		w.Header().Set("Retry-After", strconv.Itoa(int(f.throttleFor.Round(time.Second)/time.Second)))
+	if delay, ok := f.Throttled(); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(delay.Round(time.Second)/time.Second)))
 		dsrErr(w, http.StatusTooManyRequests, "rate_limited", "Too many requests")
 		return
 	}
-	if f.fail > 0 {
-		f.fail--
+	if f.Failed() {
 		dsrErr(w, http.StatusServiceUnavailable, "unavailable", "Service unavailable")
 		return
 	}

@@ -65,38 +65,23 @@ func New(cfg Config) (*Client, error) {
 	if cfg.APIKey == "" || cfg.ProjectID == "" {
 		return nil, errors.New("posthog: API key and project id are required")
 	}
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-	}
-	def(&cfg.BaseURL, DefaultBaseURL)
+	connectors.SetDefault(&cfg.BaseURL, DefaultBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	def(&cfg.ImpressionEvent, "$pageview")
-	def(&cfg.ClickEvent, "$autocapture")
-	def(&cfg.ConversionEvent, "purchase")
-	def(&cfg.RevenueProperty, "revenue")
-	def(&cfg.Currency, "USD")
+	connectors.SetDefault(&cfg.ImpressionEvent, "$pageview")
+	connectors.SetDefault(&cfg.ClickEvent, "$autocapture")
+	connectors.SetDefault(&cfg.ConversionEvent, "purchase")
+	connectors.SetDefault(&cfg.RevenueProperty, "revenue")
+	connectors.SetDefault(&cfg.Currency, "USD")
 	for _, s := range []string{cfg.ImpressionEvent, cfg.ClickEvent, cfg.ConversionEvent, cfg.RevenueProperty} {
 		if strings.ContainsAny(s, `'\`) {
 			return nil, fmt.Errorf("posthog: invalid event or property name %q", s)
 		}
 	}
-	if cfg.PageSize == 0 {
-		cfg.PageSize = 1000
-	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
-	}
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.ThrottleBackoff == 0 {
-		cfg.ThrottleBackoff = 30 * time.Second
-	}
-	if cfg.MaxThrottleWaits == 0 {
-		cfg.MaxThrottleWaits = 5
-	}
+	connectors.SetDefault(&cfg.PageSize, 1000)
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 5)
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // Fake reproduces PostHog's POST /api/projects/{id}/query/ for the campaign
@@ -25,32 +27,17 @@ type Fake struct {
 
 	seed uint64
 
-	mu          sync.Mutex
-	throttle    int
-	throttleFor time.Duration
-	fail        int
-	calls       int
-	times       []time.Time
+	// ThrottleNext (Retry-After in whole seconds rounded up, "0" under a second) and FailNext (500), queries only
+	connectors.Faults
+
+	mu    sync.Mutex
+	calls int
+	times []time.Time
 }
 
 // NewFake returns a fake whose data depends only on seed.
 func NewFake(seed uint64) *Fake {
 	return &Fake{APIKey: "phx_fake_key", ProjectID: "4242", Campaigns: 3, seed: seed}
-}
-
-// ThrottleNext answers the next k queries with 429 and Retry-After (whole seconds,
-// rounded up; a delay under a second is sent as "0").
-func (f *Fake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n queries with 500.
-func (f *Fake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail = n
 }
 
 // Calls returns the number of query requests and their arrival times.
@@ -112,18 +99,16 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "authentication_error", "permission_denied", "You don't have access to the project.")
 		return
 	}
-	if f.throttle > 0 {
-		f.throttle--
-		secs := int((f.throttleFor + time.Second - 1) / time.Second)
-		if f.throttleFor < time.Second {
+	if delay, ok := f.Throttled(); ok {
+		secs := int((delay + time.Second - 1) / time.Second)
+		if delay < time.Second {
 			secs = 0
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeErr(w, http.StatusTooManyRequests, "throttled_error", "throttled", fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs))
 		return
 	}
-	if f.fail > 0 {
-		f.fail--
+	if f.Failed() {
 		writeErr(w, http.StatusInternalServerError, "server_error", "error", "A server error occurred.")
 		return
 	}

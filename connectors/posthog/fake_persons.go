@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // PersonsFake reproduces PostHog's persons endpoints a deletion uses: GET
@@ -25,13 +27,13 @@ type PersonsFake struct {
 	RunningPolls int // reads of a deleted person that still find it
 	PageSize     int // persons per list page
 
-	mu          sync.Mutex
-	persons     []*fakePerson
-	deletes     [][]string
-	throttle    int
-	throttleFor time.Duration
-	fail        int
-	calls       int
+	// ThrottleNext (Retry-After rounded to whole seconds) and FailNext (500)
+	connectors.Faults
+
+	mu      sync.Mutex
+	persons []*fakePerson
+	deletes [][]string
+	calls   int
 }
 
 type fakePerson struct {
@@ -57,20 +59,6 @@ func (f *PersonsFake) AddPerson(distinctIDs ...string) int {
 	return id
 }
 
-// ThrottleNext answers the next k requests with 429 and Retry-After in whole seconds.
-func (f *PersonsFake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n requests with 500.
-func (f *PersonsFake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail = n
-}
-
 // Calls returns how many requests arrived.
 func (f *PersonsFake) Calls() int {
 	f.mu.Lock()
@@ -93,15 +81,13 @@ func (f *PersonsFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnauthorized, "authentication_error", "authentication_failed", "Personal API key found in request is invalid.")
 		return
 	}
-	if f.throttle > 0 {
-		f.throttle--
-		secs := int(f.throttleFor.Round(time.Second) / time.Second)
+	if delay, ok := f.Throttled(); ok {
+		secs := int(delay.Round(time.Second) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeErr(w, http.StatusTooManyRequests, "throttled_error", "throttled", fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs))
 		return
 	}
-	if f.fail > 0 {
-		f.fail--
+	if f.Failed() {
 		writeErr(w, http.StatusInternalServerError, "server_error", "error", "A server error occurred.")
 		return
 	}

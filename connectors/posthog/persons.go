@@ -62,15 +62,13 @@ func NewPersons(cfg PersonsConfig) (*Persons, error) {
 	if cfg.APIKey == "" || cfg.ProjectID == "" {
 		return nil, errors.New("posthog: API key and project id are required")
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
+	connectors.SetDefault(&cfg.BaseURL, DefaultBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	orDefault(&cfg.MaxRetries, 3)
-	orDefault(&cfg.MaxThrottleWaits, 2)
-	orDefault(&cfg.RetryBackoff, time.Second)
-	orDefault(&cfg.ThrottleBackoff, 30*time.Second)
-	orDefault(&cfg.MaxThrottleWait, 20*time.Second)
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 2)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.MaxThrottleWait, 20*time.Second)
 	lim := cfg.Limiter
 	if lim == nil {
 		lim = DefaultLimiter()
@@ -80,13 +78,6 @@ func NewPersons(cfg PersonsConfig) (*Persons, error) {
 		MaxRetries: cfg.MaxRetries, Backoff: cfg.RetryBackoff, ThrottleBackoff: cfg.ThrottleBackoff,
 		MaxThrottleWaits: cfg.MaxThrottleWaits, MaxWait: cfg.MaxThrottleWait,
 	}}, nil
-}
-
-func orDefault[T comparable](v *T, d T) {
-	var zero T
-	if *v == zero {
-		*v = d
-	}
 }
 
 // DistinctIDs are the PostHog distinct ids an erasure may match: its user,

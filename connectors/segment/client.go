@@ -69,32 +69,18 @@ func New(cfg Config) (*Client, error) {
 	if (cfg.SpaceID == "" || cfg.AccessToken == "") && cfg.WriteKey == "" {
 		return nil, errors.New("segment: space id and access token, or a write key, are required")
 	}
-	if cfg.ProfileBaseURL == "" {
-		cfg.ProfileBaseURL = DefaultProfileBaseURL
-	}
-	if cfg.TrackingBaseURL == "" {
-		cfg.TrackingBaseURL = DefaultTrackingBaseURL
-	}
+	connectors.SetDefault(&cfg.ProfileBaseURL, DefaultProfileBaseURL)
+	connectors.SetDefault(&cfg.TrackingBaseURL, DefaultTrackingBaseURL)
 	cfg.ProfileBaseURL = strings.TrimRight(cfg.ProfileBaseURL, "/")
 	cfg.TrackingBaseURL = strings.TrimRight(cfg.TrackingBaseURL, "/")
 	if cfg.Schema == nil {
 		cfg.Schema = DefaultSchema
 	}
-	if cfg.PageSize == 0 {
-		cfg.PageSize = 100
-	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
-	}
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.ThrottleBackoff == 0 {
-		cfg.ThrottleBackoff = 30 * time.Second
-	}
-	if cfg.MaxThrottleWaits == 0 {
-		cfg.MaxThrottleWaits = 5
-	}
+	connectors.SetDefault(&cfg.PageSize, 100)
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 5)
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = http.DefaultClient

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // Fake reproduces the Profile API traits endpoint
@@ -26,15 +28,15 @@ type Fake struct {
 	AccessToken string
 	WriteKey    string
 
-	mu          sync.Mutex
-	profiles    map[string]map[string]any
-	seen        map[string]bool // messageIds
-	tracks      []Message
-	throttle    int
-	throttleFor time.Duration
-	fail        int
-	calls       int
-	times       []time.Time
+	// ThrottleNext (Retry-After only for whole seconds, msBeforeNext always) and FailNext (500)
+	connectors.Faults
+
+	mu       sync.Mutex
+	profiles map[string]map[string]any
+	seen     map[string]bool // messageIds
+	tracks   []Message
+	calls    int
+	times    []time.Time
 }
 
 // NewFake returns a fake with users user-1..user-n whose traits depend only on seed.
@@ -83,22 +85,6 @@ func (f *Fake) Tracks() []Message {
 	return slices.Clone(f.tracks)
 }
 
-// ThrottleNext answers the next k requests with 429; delay goes in Retry-After
-// (whole seconds) when it is a whole number of seconds, otherwise only in the
-// body's msBeforeNext.
-func (f *Fake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n requests with 500.
-func (f *Fake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail = n
-}
-
 // Calls returns the number of requests and their arrival times.
 func (f *Fake) Calls() (int, []time.Time) {
 	f.mu.Lock()
@@ -132,20 +118,18 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errBody("Unauthorized: invalid credentials"))
 		return
 	}
-	if f.throttle > 0 {
-		f.throttle--
-		if f.throttleFor%time.Second == 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(f.throttleFor/time.Second)))
+	if delay, ok := f.Throttled(); ok {
+		if delay%time.Second == 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(delay/time.Second)))
 		}
 		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Reset", time.Now().Add(f.throttleFor).UTC().Format(http.TimeFormat))
+		w.Header().Set("X-RateLimit-Reset", time.Now().Add(delay).UTC().Format(http.TimeFormat))
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"errors": []any{map[string]any{
 			"type": "RequestError", "message": "Too many requests",
-			"data": map[string]any{"remainingPoints": 0, "msBeforeNext": f.throttleFor.Milliseconds(), "consumedPoints": 21}}}})
+			"data": map[string]any{"remainingPoints": 0, "msBeforeNext": delay.Milliseconds(), "consumedPoints": 21}}}})
 		return
 	}
-	if f.fail > 0 {
-		f.fail--
+	if f.Failed() {
 		writeJSON(w, http.StatusInternalServerError, errBody("Internal server error"))
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/touchpoint/touchpoint/connectors"
 )
 
 // RegulationsFake reproduces the Public API's workspace regulations: POST
@@ -27,13 +29,13 @@ type RegulationsFake struct {
 	RunningPolls int
 	FinalStatus  string // StatusFinished if empty
 
-	mu          sync.Mutex
-	regs        map[string]*fakeRegulation
-	order       []string
-	throttle    int
-	throttleFor time.Duration
-	fail        int
-	calls       int
+	// ThrottleNext (msBeforeNext = delay) and FailNext (500)
+	connectors.Faults
+
+	mu    sync.Mutex
+	regs  map[string]*fakeRegulation
+	order []string
+	calls int
 }
 
 type fakeRegulation struct {
@@ -47,20 +49,6 @@ type fakeRegulation struct {
 func NewRegulationsFake() *RegulationsFake {
 	return &RegulationsFake{Token: "sgp_fake_public_token", WorkspaceID: "ws_fake", RunningPolls: 2,
 		regs: map[string]*fakeRegulation{}}
-}
-
-// ThrottleNext answers the next k requests with 429, msBeforeNext = delay.
-func (f *RegulationsFake) ThrottleNext(k int, delay time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttle, f.throttleFor = k, delay
-}
-
-// FailNext answers the next n requests with 500.
-func (f *RegulationsFake) FailNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail = n
 }
 
 // Calls returns how many requests arrived.
@@ -89,14 +77,12 @@ func (f *RegulationsFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errBody("Unauthorized"))
 		return
 	}
-	if f.throttle > 0 {
-		f.throttle--
-		f.writeThrottled(w)
+	if delay, ok := f.Throttled(); ok {
+		f.writeThrottled(w, delay)
 		return
 	}
 	f.rateHeaders(w, 1)
-	if f.fail > 0 {
-		f.fail--
+	if f.Failed() {
 		writeJSON(w, http.StatusInternalServerError, errBody("Internal server error"))
 		return
 	}
@@ -117,12 +103,12 @@ func (f *RegulationsFake) rateHeaders(w http.ResponseWriter, remaining int) {
 	w.Header().Set("X-Regulation-RateLimit-Remaining", strconv.Itoa(remaining))
 }
 
-func (f *RegulationsFake) writeThrottled(w http.ResponseWriter) {
+func (f *RegulationsFake) writeThrottled(w http.ResponseWriter, delay time.Duration) {
 	f.rateHeaders(w, 0)
-	w.Header().Set("X-RateLimit-Reset", time.Now().Add(f.throttleFor).UTC().Format(http.TimeFormat))
+	w.Header().Set("X-RateLimit-Reset", time.Now().Add(delay).UTC().Format(http.TimeFormat))
 	writeJSON(w, http.StatusTooManyRequests, map[string]any{"errors": []any{map[string]any{
 		"type": "RequestError", "message": "Too many requests",
-		"data": map[string]any{"remainingPoints": 0, "msBeforeNext": f.throttleFor.Milliseconds(), "consumedPoints": 21}}}})
+		"data": map[string]any{"remainingPoints": 0, "msBeforeNext": delay.Milliseconds(), "consumedPoints": 21}}}})
 }
 
 func (f *RegulationsFake) create(w http.ResponseWriter, r *http.Request) {

@@ -74,15 +74,13 @@ func NewRegulations(cfg RegulationsConfig) (*Regulations, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("segment: a Public API token is required for regulations")
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultPublicAPIBaseURL
-	}
+	connectors.SetDefault(&cfg.BaseURL, DefaultPublicAPIBaseURL)
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	setDefault(&cfg.MaxRetries, 3)
-	setDefault(&cfg.MaxThrottleWaits, 2)
-	setDefault(&cfg.RetryBackoff, time.Second)
-	setDefault(&cfg.ThrottleBackoff, 30*time.Second)
-	setDefault(&cfg.MaxThrottleWait, 20*time.Second)
+	connectors.SetDefault(&cfg.MaxRetries, 3)
+	connectors.SetDefault(&cfg.MaxThrottleWaits, 2)
+	connectors.SetDefault(&cfg.RetryBackoff, time.Second)
+	connectors.SetDefault(&cfg.ThrottleBackoff, 30*time.Second)
+	connectors.SetDefault(&cfg.MaxThrottleWait, 20*time.Second)
 	lim := cfg.Limiter
 	if lim == nil {
 		lim = DefaultLimiter()
@@ -92,13 +90,6 @@ func NewRegulations(cfg RegulationsConfig) (*Regulations, error) {
 		MaxRetries: cfg.MaxRetries, Backoff: cfg.RetryBackoff, ThrottleBackoff: cfg.ThrottleBackoff,
 		MaxThrottleWaits: cfg.MaxThrottleWaits, MaxWait: cfg.MaxThrottleWait,
 	}}, nil
-}
-
-func setDefault[T comparable](v *T, d T) {
-	var zero T
-	if *v == zero {
-		*v = d
-	}
 }
 
 // SubjectIDs are the Segment user ids of an erasure: its user ids plus the
