@@ -250,19 +250,32 @@ const aliveEvery = 50_000
 // every aliveEvery rows: without that, the server would time the attempt out and
 // start it again from scratch, forever.
 func (a *Attribution) stitch(ctx context.Context, in RecomputeChunkInput, alive func()) ([]attribution.StitchedJourney, error) {
+	touches, conversions, err := readPeople(ctx, a.Links, a.Journeys, in.Tenant, in.From.Add(-in.Lookback), in.From, in.To, alive)
+	if err != nil {
+		return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+	}
+	return attribution.Stitch(touches, conversions, in.Lookback), nil
+}
+
+// readPeople reads the tenant's touchpoints in [touchFrom, to) and conversions in
+// [from, to), each conversion once, resolves the person of each through the stored
+// identity graph (when links is set) extended with what the events show, drops the
+// events that name no one and orders the conversions by time. It calls alive every
+// aliveEvery rows of each kind and once at the end.
+func readPeople(ctx context.Context, links store.Identity, journeys store.Journeys, tenant string, touchFrom, from, to time.Time, alive func()) ([]attribution.PersonTouch, []attribution.PersonConversion, error) {
 	graph := identity.NewGraph(identity.Config{})
-	if a.Links.DB != nil {
-		stored, err := a.Links.Links(ctx, in.Tenant)
+	if links.DB != nil {
+		stored, err := links.Links(ctx, tenant)
 		if err != nil {
-			return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+			return nil, nil, err
 		}
 		if graph, err = identity.Restore(identity.Config{}, toIdentityLinks(stored)); err != nil {
-			return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+			return nil, nil, err
 		}
 	}
 	var touchIDs [][]string
 	var touches []attribution.PersonTouch
-	err := a.Journeys.Touchpoints(ctx, in.Tenant, in.From.Add(-in.Lookback), in.To, func(tp store.Touchpoint) error {
+	err := journeys.Touchpoints(ctx, tenant, touchFrom, to, func(tp store.Touchpoint) error {
 		ids := identifiers(tp.Who)
 		graph.Observe(identity.Observation{IDs: ids, At: tp.OccurredAt})
 		touchIDs = append(touchIDs, ids)
@@ -273,12 +286,12 @@ func (a *Attribution) stitch(ctx context.Context, in RecomputeChunkInput, alive 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+		return nil, nil, err
 	}
 	var convIDs [][]string
 	var conversions []attribution.PersonConversion
 	dup := make(map[string]bool)
-	err = a.Journeys.Conversions(ctx, in.Tenant, in.From, in.To, func(c store.Conversion) error {
+	err = journeys.Conversions(ctx, tenant, from, to, func(c store.Conversion) error {
 		ids := identifiers(c.Who)
 		graph.Observe(identity.Observation{IDs: ids, At: c.OccurredAt})
 		// A conversion replayed into the journey rows counts once.
@@ -294,7 +307,7 @@ func (a *Attribution) stitch(ctx context.Context, in RecomputeChunkInput, alive 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("recompute %s: %w", in.Tenant, err)
+		return nil, nil, err
 	}
 	alive()
 	// People are named only once the graph has seen every event.
@@ -303,7 +316,7 @@ func (a *Attribution) stitch(ctx context.Context, in RecomputeChunkInput, alive 
 	slices.SortFunc(conversions, func(x, y attribution.PersonConversion) int {
 		return cmp.Or(x.At.Compare(y.At), cmp.Compare(x.EventID, y.EventID))
 	})
-	return attribution.Stitch(touches, conversions, in.Lookback), nil
+	return touches, conversions, nil
 }
 
 // resolve names the person of every item and drops the items that name no one: an

@@ -97,7 +97,8 @@ func loadRetentionProgress(ctx context.Context) RetentionReport {
 func (r *Retention) applyTenant(ctx context.Context, now time.Time, pol store.TenantPolicy, prev store.RetentionCounts, progress RetentionReport) TenantRetention {
 	cutoff := now.Add(-time.Duration(pol.Days) * 24 * time.Hour)
 	res := TenantRetention{TenantID: pol.TenantID, Days: pol.Days, Cutoff: cutoff}
-	counts, err := whileHeartbeating(ctx, progress, func() (store.RetentionCounts, error) {
+	// One large tenant's transaction may outlast the heartbeat timeout.
+	counts, err := whileHeartbeating(ctx, 10*time.Second, progress, func() (store.RetentionCounts, error) {
 		return r.Store.Apply(ctx, pol.TenantID, cutoff)
 	})
 	res.Counts = prev.Add(counts)
@@ -141,15 +142,15 @@ func (rep RetentionReport) err() error {
 	return fmt.Errorf("retention failed for %d tenants: %s", len(failed), strings.Join(failed, "; "))
 }
 
-// whileHeartbeating runs fn, heartbeating progress every 10 seconds until it
-// returns: one large tenant's transaction may outlast the heartbeat timeout. The
-// progress is sent again, not nothing, because a heartbeat replaces the details.
-func whileHeartbeating[T any](ctx context.Context, progress any, fn func() (T, error)) (T, error) {
+// whileHeartbeating runs fn, heartbeating progress every interval until it returns,
+// and stops heartbeating before it returns. The progress is sent again, not
+// nothing, because a heartbeat replaces the details.
+func whileHeartbeating[T any](ctx context.Context, every time.Duration, progress any, fn func() (T, error)) (T, error) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		tick := time.NewTicker(10 * time.Second)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -163,7 +162,14 @@ func (s *Sync) SyncStream(ctx context.Context, in SyncStreamInput) (SyncStreamRe
 		if end.After(to) {
 			end = to
 		}
-		rows, err := fetchHeartbeating(ctx, fetch, start, end, progress)
+		// A fetch can outlast the activity's heartbeat timeout: the clients pace
+		// requests with their rate limiters (LinkedIn: one a second) and wait out
+		// throttles in-process (LinkedIn sends no Retry-After and backs off a minute).
+		// whileHeartbeating stops before returning, so a late heartbeat of this older
+		// progress cannot overwrite the next one.
+		rows, err := whileHeartbeating(ctx, time.Second, progress, func() ([]connectors.CampaignDay, error) {
+			return fetch(ctx, start, end)
+		})
 		if err != nil {
 			return res, s.classify(ctx, conn, err)
 		}
@@ -175,36 +181,6 @@ func (s *Sync) SyncStream(ctx context.Context, in SyncStreamInput) (SyncStreamRe
 	}
 	res.Rows = progress.Rows
 	return res, nil
-}
-
-// fetchHeartbeating runs one fetch while heartbeating the progress stored so far
-// every second. A fetch can outlast the activity's heartbeat timeout: the clients
-// pace requests with their rate limiters (LinkedIn: one a second) and wait out
-// throttles in-process (LinkedIn sends no Retry-After and backs off a minute).
-func fetchHeartbeating(ctx context.Context, fetch fetcher, from, to time.Time, progress syncProgress) ([]connectors.CampaignDay, error) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				activity.RecordHeartbeat(ctx, progress)
-			}
-		}
-	}()
-	// Stop the ticker before returning, so a late heartbeat of this older progress
-	// cannot overwrite the caller's next one.
-	defer wg.Wait()
-	defer close(done)
-	return fetch(ctx, from, to)
 }
 
 func (s *Sync) classify(ctx context.Context, conn store.Connection, err error) error {

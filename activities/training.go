@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/touchpoint/touchpoint/attribution"
-	"github.com/touchpoint/touchpoint/identity"
 	"github.com/touchpoint/touchpoint/store"
 )
 
@@ -175,54 +173,10 @@ func (t *Training) PromoteIfBetter(ctx context.Context, in PromoteInput) (Promot
 // split is the same on every run.
 func (t *Training) trainingSet(ctx context.Context, tenant string, from, to time.Time, alive func()) (train, heldOut []attribution.Journey, err error) {
 	lookback := attribution.DefaultLookback
-	graph := identity.NewGraph(identity.Config{})
-	if t.Links.DB != nil {
-		stored, err := t.Links.Links(ctx, tenant)
-		if err != nil {
-			return nil, nil, fmt.Errorf("training set of %s: %w", tenant, err)
-		}
-		if graph, err = identity.Restore(identity.Config{}, toIdentityLinks(stored)); err != nil {
-			return nil, nil, fmt.Errorf("training set of %s: %w", tenant, err)
-		}
-	}
-	var touchIDs [][]string
-	var touches []attribution.PersonTouch
-	err = t.Journeys.Touchpoints(ctx, tenant, from.Add(-lookback), to, func(tp store.Touchpoint) error {
-		ids := identifiers(tp.Who)
-		graph.Observe(identity.Observation{IDs: ids, At: tp.OccurredAt})
-		touchIDs = append(touchIDs, ids)
-		if len(touchIDs)%aliveEvery == 0 {
-			alive()
-		}
-		touches = append(touches, attribution.PersonTouch{Touch: attribution.Touch{Channel: tp.Channel, CampaignID: tp.CampaignID, At: tp.OccurredAt}})
-		return nil
-	})
+	touches, conversions, err := readPeople(ctx, t.Links, t.Journeys, tenant, from.Add(-lookback), from, to, alive)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training set of %s: %w", tenant, err)
 	}
-	var convIDs [][]string
-	var conversions []attribution.PersonConversion
-	dup := make(map[string]bool)
-	err = t.Journeys.Conversions(ctx, tenant, from, to, func(c store.Conversion) error {
-		ids := identifiers(c.Who)
-		graph.Observe(identity.Observation{IDs: ids, At: c.OccurredAt})
-		if dup[c.EventID] {
-			return nil
-		}
-		dup[c.EventID] = true
-		convIDs = append(convIDs, ids)
-		conversions = append(conversions, attribution.PersonConversion{EventID: c.EventID, ValueMicros: c.ValueMicros, Currency: c.Currency, At: c.OccurredAt})
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("training set of %s: %w", tenant, err)
-	}
-	alive()
-	touches = resolve(graph, touches, touchIDs, func(x *attribution.PersonTouch) *string { return &x.Person })
-	conversions = resolve(graph, conversions, convIDs, func(c *attribution.PersonConversion) *string { return &c.Person })
-	slices.SortFunc(conversions, func(x, y attribution.PersonConversion) int {
-		return cmp.Or(x.At.Compare(y.At), cmp.Compare(x.EventID, y.EventID))
-	})
 	add := func(person string, j attribution.Journey) {
 		if len(j.Touches) == 0 && !j.Converted {
 			return

@@ -67,12 +67,19 @@ func AttributionWorkflowID(tenant string, from, to time.Time) string {
 // id, joining a running recompute of the same range but allowing a new one once it
 // closed (the data may have changed since), and the search attributes.
 func AttributionStartOptions(in AttributionRecomputeInput) client.StartWorkflowOptions {
+	return joiningStartOptions(AttributionWorkflowID(in.Tenant, in.From, in.To), in.Tenant, "attribution")
+}
+
+// joiningStartOptions start the workflow id on the task queue, joining the open run
+// of it if there is one and starting anew once it closed, with the tenant and kind
+// search attributes.
+func joiningStartOptions(id, tenant, kind string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                       AttributionWorkflowID(in.Tenant, in.From, in.To),
+		ID:                       id,
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(TenantAttribute.ValueSet(in.Tenant), KindAttribute.ValueSet("attribution")),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(TenantAttribute.ValueSet(tenant), KindAttribute.ValueSet(kind)),
 	}
 }
 

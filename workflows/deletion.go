@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -26,13 +25,7 @@ func DeletionWorkflowID(tenant, requestID string) string {
 // DeletionStartOptions start a DataSubjectDeletion, or find the one already running
 // for the subject (WorkflowIDConflictPolicy USE_EXISTING).
 func DeletionStartOptions(ref activities.DeletionRef) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       DeletionWorkflowID(ref.Tenant, ref.RequestID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(TenantAttribute.ValueSet(ref.Tenant), KindAttribute.ValueSet("deletion")),
-	}
+	return joiningStartOptions(DeletionWorkflowID(ref.Tenant, ref.RequestID), ref.Tenant, "deletion")
 }
 
 // DeletionState is what the status query returns: the step under way and the

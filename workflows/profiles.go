@@ -55,13 +55,7 @@ type ProfileRefreshResult struct {
 }
 
 func profileStartOptions(id, tenant string) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(TenantAttribute.ValueSet(tenant), KindAttribute.ValueSet(profilesKind)),
-	}
+	return joiningStartOptions(id, tenant, profilesKind)
 }
 
 // ProfileTrainingStartOptions are the options to start a ProfileModelTraining with.
@@ -180,39 +174,14 @@ func ProfileTrainingSweep(ctx workflow.Context, in ProfileSweepInput) (ProfileSw
 	if in.Window <= 0 {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("profile sweep needs a window, got %v", in.Window), "InvalidInput", nil)
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
-	})
 	var p *activities.Profiles
-	if err := workflow.ExecuteActivity(actx, p.ProfileTenants, workflow.Now(ctx).Add(-in.Window)).Get(ctx, &res.Tenants); err != nil {
+	if err := workflow.ExecuteActivity(sweepActivityOptions(ctx), p.ProfileTenants, workflow.Now(ctx).Add(-in.Window)).Get(ctx, &res.Tenants); err != nil {
 		return res, err
 	}
-	futures := make([]workflow.ChildWorkflowFuture, len(res.Tenants))
-	for i, tenant := range res.Tenants {
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            ProfileTrainingWorkflowID(tenant),
-			TaskQueue:             TaskQueue,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-			TypedSearchAttributes: temporal.NewSearchAttributes(TenantAttribute.ValueSet(tenant), KindAttribute.ValueSet(profilesKind)),
-		})
-		futures[i] = workflow.ExecuteChildWorkflow(cctx, ProfileModelTraining, ProfileTrainingInput{Tenant: tenant})
-	}
 	var failed []string
-	for i, f := range futures {
-		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
-			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-				res.Joined++
-				continue
-			}
-			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
-			continue
-		}
-		if err := f.Get(ctx, nil); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
-		}
-	}
+	res.Joined, failed = runTenantChildren(ctx, res.Tenants, func(tenant string) (string, string, any, any) {
+		return ProfileTrainingWorkflowID(tenant), profilesKind, ProfileModelTraining, ProfileTrainingInput{Tenant: tenant}
+	})
 	if len(failed) > 0 {
 		return res, fmt.Errorf("profile sweep: %d of %d trainings failed: %v", len(failed), len(res.Tenants), failed)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -27,15 +26,7 @@ func ProfileSyncWorkflowID(tenant, platform, connection string) string {
 // ProfileSyncStartOptions start a ProfileSync that fails with
 // serviceerror.WorkflowExecutionAlreadyStarted while another runs.
 func ProfileSyncStartOptions(in SyncInput) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       ProfileSyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		// Without it the SDK returns the running workflow as if it had started it.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    SyncSearchAttributes(in.Tenant, in.Platform, ProfileSyncKind),
-	}
+	return exclusiveStartOptions(ProfileSyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID), SyncSearchAttributes(in.Tenant, in.Platform, ProfileSyncKind))
 }
 
 // ProfileSyncScheduleOptions is a CDP connection's recurring profile sync. Its id is
@@ -43,19 +34,7 @@ func ProfileSyncStartOptions(in SyncInput) client.StartWorkflowOptions {
 // schedule whatever it syncs, so the schedules API (list, pause, resume, trigger,
 // delete) serves both without knowing which.
 func ProfileSyncScheduleOptions(in SyncInput) client.ScheduleOptions {
-	return client.ScheduleOptions{
-		ID:   SyncScheduleID(in.Tenant, in.Platform, in.ConnectionID),
-		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: ProfileSyncEvery}}},
-		Action: &client.ScheduleWorkflowAction{
-			ID:                    ProfileSyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID),
-			Workflow:              ProfileSync,
-			Args:                  []any{in},
-			TaskQueue:             TaskQueue,
-			TypedSearchAttributes: SyncSearchAttributes(in.Tenant, in.Platform, ProfileSyncKind),
-		},
-		// A sync still running when the next is due is not doubled.
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-	}
+	return connectionScheduleOptions(in, ProfileSyncEvery, ProfileSyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID), ProfileSync, ProfileSyncKind)
 }
 
 func profileActivityOptions(ctx workflow.Context) workflow.Context {

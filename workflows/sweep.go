@@ -49,43 +49,59 @@ func AttributionSweep(ctx workflow.Context, in AttributionSweepInput) (Attributi
 	}
 	to := workflow.Now(ctx).UTC().Truncate(in.Align).Add(in.Align)
 	res := AttributionSweepResult{From: to.Add(-in.Window), To: to}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
-	})
 	var a *activities.Attribution
-	if err := workflow.ExecuteActivity(actx, a.ConversionTenants, res.From, res.To).Get(ctx, &res.Tenants); err != nil {
+	if err := workflow.ExecuteActivity(sweepActivityOptions(ctx), a.ConversionTenants, res.From, res.To).Get(ctx, &res.Tenants); err != nil {
 		return res, err
 	}
-	futures := make([]workflow.ChildWorkflowFuture, len(res.Tenants))
-	for i, tenant := range res.Tenants {
-		rin := AttributionRecomputeInput{Tenant: tenant, From: res.From, To: res.To, Models: in.Models}
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            AttributionWorkflowID(tenant, res.From, res.To),
-			TaskQueue:             TaskQueue,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			// A recompute outlives a sweep cut short: its results are wanted anyway.
-			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-			TypedSearchAttributes: temporal.NewSearchAttributes(TenantAttribute.ValueSet(tenant), KindAttribute.ValueSet("attribution")),
-		})
-		futures[i] = workflow.ExecuteChildWorkflow(cctx, AttributionRecompute, rin)
-	}
 	var failed []string
-	for i, f := range futures {
-		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
-			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-				res.Joined++
-				continue
-			}
-			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
-			continue
-		}
-		if err := f.Get(ctx, nil); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
-		}
-	}
+	res.Joined, failed = runTenantChildren(ctx, res.Tenants, func(tenant string) (string, string, any, any) {
+		rin := AttributionRecomputeInput{Tenant: tenant, From: res.From, To: res.To, Models: in.Models}
+		return AttributionWorkflowID(tenant, res.From, res.To), "attribution", AttributionRecompute, rin
+	})
 	if len(failed) > 0 {
 		return res, fmt.Errorf("sweep %s: %d of %d recomputes failed: %v", in.Name, len(failed), len(res.Tenants), failed)
 	}
 	return res, nil
+}
+
+// sweepActivityOptions are the options of a sweep's listing activity.
+func sweepActivityOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
+	})
+}
+
+// runTenantChildren starts one child workflow per tenant, all at once, with the id,
+// kind and input child returns, and awaits them in order. A child whose id is
+// already running (started from the API, say) is counted as joined and left to
+// finish; a sweep cut short abandons its children, whose results are wanted anyway.
+// failed lists "tenant: error" for every child that could not start or failed.
+func runTenantChildren(ctx workflow.Context, tenants []string, child func(tenant string) (id, kind string, wf, in any)) (joined int, failed []string) {
+	futures := make([]workflow.ChildWorkflowFuture, len(tenants))
+	for i, tenant := range tenants {
+		id, kind, wf, in := child(tenant)
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:            id,
+			TaskQueue:             TaskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+			TypedSearchAttributes: temporal.NewSearchAttributes(TenantAttribute.ValueSet(tenant), KindAttribute.ValueSet(kind)),
+		})
+		futures[i] = workflow.ExecuteChildWorkflow(cctx, wf, in)
+	}
+	for i, f := range futures {
+		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+				joined++
+				continue
+			}
+			failed = append(failed, fmt.Sprintf("%s: %v", tenants[i], err))
+			continue
+		}
+		if err := f.Get(ctx, nil); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", tenants[i], err))
+		}
+	}
+	return joined, failed
 }

@@ -44,14 +44,20 @@ func SyncSearchAttributes(tenant, platform, kind string) temporal.SearchAttribut
 // SyncStartOptions start a PlatformSync that fails with
 // serviceerror.WorkflowExecutionAlreadyStarted while another runs.
 func SyncStartOptions(in SyncInput) client.StartWorkflowOptions {
+	return exclusiveStartOptions(SyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID), SyncSearchAttributes(in.Tenant, in.Platform, "sync"))
+}
+
+// exclusiveStartOptions start the workflow id on the task queue, failing with
+// serviceerror.WorkflowExecutionAlreadyStarted while another run of it is open.
+func exclusiveStartOptions(id string, attrs temporal.SearchAttributes) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                       SyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID),
+		ID:                       id,
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		// Without it the SDK returns the running workflow as if it had started it.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    SyncSearchAttributes(in.Tenant, in.Platform, "sync"),
+		TypedSearchAttributes:                    attrs,
 	}
 }
 
@@ -65,15 +71,7 @@ type BackfillInput struct {
 // BackfillStartOptions start a Backfill that fails while another runs for the
 // connection.
 func BackfillStartOptions(in BackfillInput) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       BackfillWorkflowID(in.Tenant, in.Platform, in.ConnectionID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		// Without it the SDK returns the running workflow as if it had started it.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    SyncSearchAttributes(in.Tenant, in.Platform, "backfill"),
-	}
+	return exclusiveStartOptions(BackfillWorkflowID(in.Tenant, in.Platform, in.ConnectionID), SyncSearchAttributes(in.Tenant, in.Platform, "backfill"))
 }
 
 // BackfillProgress is what the progress query returns and Backfill returns at the end.
@@ -183,15 +181,22 @@ func SyncScheduleID(tenant, platform, connection string) string {
 
 // SyncScheduleOptions is a connection's recurring sync at its platform's frequency.
 func SyncScheduleOptions(in SyncInput) client.ScheduleOptions {
+	return connectionScheduleOptions(in, SyncEvery(in.Platform), SyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID), PlatformSync, "sync")
+}
+
+// connectionScheduleOptions is a connection's recurring run of wf every interval,
+// under the connection's SyncScheduleID (one schedule per connection, whatever it
+// syncs) and the workflow id id.
+func connectionScheduleOptions(in SyncInput, every time.Duration, id string, wf any, kind string) client.ScheduleOptions {
 	return client.ScheduleOptions{
 		ID:   SyncScheduleID(in.Tenant, in.Platform, in.ConnectionID),
-		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: SyncEvery(in.Platform)}}},
+		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}},
 		Action: &client.ScheduleWorkflowAction{
-			ID:                    SyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID),
-			Workflow:              PlatformSync,
+			ID:                    id,
+			Workflow:              wf,
 			Args:                  []any{in},
 			TaskQueue:             TaskQueue,
-			TypedSearchAttributes: SyncSearchAttributes(in.Tenant, in.Platform, "sync"),
+			TypedSearchAttributes: SyncSearchAttributes(in.Tenant, in.Platform, kind),
 		},
 		// A sync still running when the next is due is not doubled.
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,

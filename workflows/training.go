@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -49,13 +48,7 @@ func TrainingWorkflowID(tenant string, from, to time.Time) string {
 
 // TrainingStartOptions are the options to start in with, like AttributionStartOptions.
 func TrainingStartOptions(in TrainingInput) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       TrainingWorkflowID(in.Tenant, in.From, in.To),
-		TaskQueue:                TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(TenantAttribute.ValueSet(in.Tenant), KindAttribute.ValueSet("training")),
-	}
+	return joiningStartOptions(TrainingWorkflowID(in.Tenant, in.From, in.To), in.Tenant, "training")
 }
 
 // AttributionModelTraining trains every kind of data-driven model on a tenant's
@@ -146,41 +139,14 @@ func TrainingSweep(ctx workflow.Context, in TrainingSweepInput) (TrainingSweepRe
 	}
 	to := workflow.Now(ctx).UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	res := TrainingSweepResult{From: to.Add(-in.TrainWindow), To: to}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
-	})
 	var a *activities.Attribution
-	if err := workflow.ExecuteActivity(actx, a.ConversionTenants, to.Add(-in.Window), to).Get(ctx, &res.Tenants); err != nil {
+	if err := workflow.ExecuteActivity(sweepActivityOptions(ctx), a.ConversionTenants, to.Add(-in.Window), to).Get(ctx, &res.Tenants); err != nil {
 		return res, err
 	}
-	futures := make([]workflow.ChildWorkflowFuture, len(res.Tenants))
-	for i, tenant := range res.Tenants {
-		tin := TrainingInput{Tenant: tenant, From: res.From, To: res.To}
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            TrainingWorkflowID(tenant, res.From, res.To),
-			TaskQueue:             TaskQueue,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			// A training outlives a sweep cut short: its versions are wanted anyway.
-			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-			TypedSearchAttributes: temporal.NewSearchAttributes(TenantAttribute.ValueSet(tenant), KindAttribute.ValueSet("training")),
-		})
-		futures[i] = workflow.ExecuteChildWorkflow(cctx, AttributionModelTraining, tin)
-	}
 	var failed []string
-	for i, f := range futures {
-		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
-			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-				res.Joined++
-				continue
-			}
-			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
-			continue
-		}
-		if err := f.Get(ctx, nil); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", res.Tenants[i], err))
-		}
-	}
+	res.Joined, failed = runTenantChildren(ctx, res.Tenants, func(tenant string) (string, string, any, any) {
+		return TrainingWorkflowID(tenant, res.From, res.To), "training", AttributionModelTraining, TrainingInput{Tenant: tenant, From: res.From, To: res.To}
+	})
 	if len(failed) > 0 {
 		return res, fmt.Errorf("training sweep: %d of %d trainings failed: %v", len(failed), len(res.Tenants), failed)
 	}
