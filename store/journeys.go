@@ -205,12 +205,26 @@ func (j Journeys) Conversions(ctx context.Context, tenant string, from, to time.
 	return nil
 }
 
-// eraseJourneySQL rewrites the arrays of every row that mentions the subject without
-// the subject's elements; {cols} lists the table's array columns.
-const eraseJourneySQL = `UPDATE %[1]s t SET (%[2]s) = (
-	SELECT %[3]s FROM unnest(%[4]s) WITH ORDINALITY AS u(%[5]s, ord)
-	WHERE $2 NOT IN (u.customer_ids, u.device_ids, u.anonymous_ids, u.user_ids))
-WHERE tenant_id = $1 AND ($2 = ANY(customer_ids) OR $2 = ANY(device_ids) OR $2 = ANY(anonymous_ids) OR $2 = ANY(user_ids))`
+// eraseJourneySQL rewrites the arrays of every row that mentions the subject ($2)
+// without the subject's elements, keeping them aligned (ordinality), and returns how
+// many elements went. As in trimJourneysSQL, the rows' element counts are taken
+// before the update from a locked read of the same rows, because RETURNING sees only
+// the new values: only the rows that mention the subject are read, not the tenant's
+// whole table. %[2]s lists the table's array columns, %[3]s their aggregates and
+// %[4]s them qualified by t.
+const eraseJourneySQL = `WITH old AS (
+	SELECT tenant_id, day, topic, partition, first_offset, cardinality(event_ids) AS n FROM %[1]s
+	WHERE tenant_id = $1 AND ($2 = ANY(customer_ids) OR $2 = ANY(device_ids) OR $2 = ANY(anonymous_ids) OR $2 = ANY(user_ids))
+	FOR UPDATE),
+erased AS (
+	UPDATE %[1]s t SET (%[2]s) = (
+		SELECT %[3]s FROM unnest(%[4]s) WITH ORDINALITY AS u(%[2]s, ord)
+		WHERE $2 NOT IN (u.customer_ids, u.device_ids, u.anonymous_ids, u.user_ids))
+	FROM old
+	WHERE t.tenant_id = old.tenant_id AND t.day = old.day AND t.topic = old.topic
+		AND t.partition = old.partition AND t.first_offset = old.first_offset
+	RETURNING old.n - cardinality(t.event_ids) AS gone)
+SELECT coalesce(sum(gone), 0) FROM erased`
 
 var journeyArrays = map[string][]string{
 	"journey_touchpoints": {"event_ids", "occurred_at", "customer_ids", "journey_ids", "device_ids", "anonymous_ids", "user_ids", "channels", "interaction_types", "campaign_ids"},
@@ -232,33 +246,32 @@ func (j Journeys) EraseSubject(ctx context.Context, tenant, subject string) (int
 }
 
 func (j Journeys) eraseFrom(ctx context.Context, table, tenant, subject string) (int64, error) {
-	cols := journeyArrays[table]
-	var aggs, tCols []string
-	for _, c := range cols {
-		aggs = append(aggs, fmt.Sprintf("coalesce(array_agg(u.%[1]s ORDER BY ord), '{}')", c))
-		tCols = append(tCols, "t."+c)
-	}
-	sql := fmt.Sprintf(eraseJourneySQL, table, strings.Join(cols, ", "), strings.Join(aggs, ", "), strings.Join(tCols, ", "), strings.Join(cols, ", "))
-	tx, err := j.DB.Begin(ctx)
+	cols, aggs, tCols := journeyArraysSQL(table, "coalesce(array_agg(u.%[1]s ORDER BY ord), '{}')")
+	var removed int64
+	err := pgx.BeginFunc(ctx, j.DB, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, fmt.Sprintf(eraseJourneySQL, table, cols, aggs, tCols), tenant, subject).Scan(&removed); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE tenant_id = $1 AND cardinality(event_ids) = 0`, table), tenant)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback(ctx)
-	var before int64
-	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(sum(cardinality(event_ids)), 0) FROM %s WHERE tenant_id = $1`, table), tenant).Scan(&before); err != nil {
-		return 0, err
+	return removed, nil
+}
+
+// journeyArraysSQL returns table's array columns as a list, each as the aggregate
+// aggFormat makes of it (%[1]s is the column), and each qualified by t.
+func journeyArraysSQL(table, aggFormat string) (cols, aggs, tCols string) {
+	names := journeyArrays[table]
+	a := make([]string, len(names))
+	t := make([]string, len(names))
+	for i, c := range names {
+		a[i] = fmt.Sprintf(aggFormat, c)
+		t[i] = "t." + c
 	}
-	if _, err := tx.Exec(ctx, sql, tenant, subject); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE tenant_id = $1 AND cardinality(event_ids) = 0`, table), tenant); err != nil {
-		return 0, err
-	}
-	var after int64
-	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(sum(cardinality(event_ids)), 0) FROM %s WHERE tenant_id = $1`, table), tenant).Scan(&after); err != nil {
-		return 0, err
-	}
-	return before - after, tx.Commit(ctx)
+	return strings.Join(names, ", "), strings.Join(a, ", "), strings.Join(t, ", ")
 }
 
 // ConversionTenants returns, sorted, the tenants with conversions that occurred in

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -180,13 +179,7 @@ func expireJourneys(ctx context.Context, tx pgx.Tx, table, tenant string, cutoff
 // how many elements went. The row's element count is taken before the update from
 // a locked read of the same rows, because RETURNING sees only the new values.
 func trimJourneysSQL(table string) string {
-	cols := journeyArrays[table]
-	aggs := make([]string, len(cols))
-	tCols := make([]string, len(cols))
-	for i, c := range cols {
-		aggs[i] = fmt.Sprintf("array_agg(u.%[1]s ORDER BY ord)", c)
-		tCols[i] = "t." + c
-	}
+	cols, aggs, tCols := journeyArraysSQL(table, "array_agg(u.%[1]s ORDER BY ord)")
 	return fmt.Sprintf(`WITH old AS (
 		SELECT tenant_id, day, topic, partition, first_offset, cardinality(event_ids) AS n FROM %[1]s
 		WHERE tenant_id = $1 AND min_occurred_at < $2 AND max_occurred_at >= $2 FOR UPDATE),
@@ -199,7 +192,7 @@ func trimJourneysSQL(table string) string {
 			AND t.partition = old.partition AND t.first_offset = old.first_offset
 		RETURNING old.n - cardinality(t.event_ids) AS gone)
 	SELECT coalesce(sum(gone), 0) FROM trimmed`,
-		table, strings.Join(cols, ", "), strings.Join(aggs, ", "), strings.Join(tCols, ", "))
+		table, cols, aggs, tCols)
 }
 
 // expireProfiles deletes the profiles not updated since cutoff with their CDP ids,

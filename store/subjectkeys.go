@@ -182,10 +182,12 @@ func (k SubjectKeys) Exists(ctx context.Context, tenant string, subjects []strin
 	out := map[string]bool{}
 	bySubjectHash := map[string]string{}
 	hasher := NewSubjectHasher(k.SecretsKey)
+	var hashes [][]byte
 	for _, s := range uniqueNonEmpty(subjects) {
-		bySubjectHash[string(hasher.Hash(tenant, s))] = s
+		h := hasher.Hash(tenant, s)
+		bySubjectHash[string(h)] = s
+		hashes = append(hashes, h)
 	}
-	hashes := k.hashes(tenant, subjects)
 	if len(hashes) == 0 {
 		return out, nil
 	}

@@ -200,11 +200,14 @@ func (s *privacySet) blocks(h store.SubjectHasher, e *events.Event) string {
 // a drop cannot be undone, so an event of a subject whose consent just came back must
 // not be dropped because the throttled check in refresh had not seen it yet.
 func (p *privacyCache) blocks(ctx context.Context, e *events.Event) string {
-	why := p.current().blocks(p.source.Hasher, e)
+	s := p.current()
+	why := s.blocks(p.source.Hasher, e)
 	if why != "" && !p.confirmed {
 		p.confirmed = true
 		p.sync(ctx)
-		why = p.current().blocks(p.source.Hasher, e)
+		if now := p.current(); now != s { // unchanged set: same answer, no need to hash again
+			why = now.blocks(p.source.Hasher, e)
+		}
 	}
 	return why
 }
