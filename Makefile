@@ -17,9 +17,13 @@ build:
 
 # The Temporal CLI gives the dev server (`temporal server start-dev`) that `make run`
 # and the integration tests use. v1.5.1 is pinned: newer tags do not `go install`.
+# kcat is the standard Kafka client the end-to-end tests check the topic with (Debian's
+# package, so this needs root or an existing install).
 tools:
 	@command -v temporal >/dev/null 2>&1 || test -x $(GOPATH_BIN)/temporal || \
 		{ echo "installing the Temporal CLI (once, about 5 minutes)"; $(GO) install $(TEMPORAL_CLI); }
+	@command -v kcat >/dev/null 2>&1 || \
+		{ echo "installing kcat"; apt-get update -qq && apt-get install -y -qq kcat >/dev/null; }
 
 vet:
 	$(GO) vet ./...

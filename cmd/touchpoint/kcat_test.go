@@ -17,7 +17,7 @@ import (
 func TestKcatJSONLinesAreAggregatedAndReplayable(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Fatal("kcat is needed (apt-get install kcat); .ci/run installs it")
+		t.Fatal("kcat is needed (apt-get install kcat); make tools installs it")
 	}
 	h := newKillHarness(t)
 	tenant := h.prefix + "kcat"

@@ -120,7 +120,7 @@ func TestProduceGeneratedEventsAreReadableByKcat(t *testing.T) {
 	}
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Fatal("kcat is needed (apt-get install kcat); .ci/run installs it")
+		t.Fatal("kcat is needed (apt-get install kcat); make tools installs it")
 	}
 	out, err := exec.Command(kcat, "-C", "-b", brokers[0], "-t", "marketing-events", "-e", "-q", "-f", "%k\n").Output()
 	if err != nil {
