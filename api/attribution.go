@@ -33,9 +33,15 @@ type TemporalWorkflows struct{ Client client.Client }
 
 // StartAttribution implements Workflows.
 func (t TemporalWorkflows) StartAttribution(ctx context.Context, in workflows.AttributionRecomputeInput) (string, string, error) {
-	run, err := t.Client.ExecuteWorkflow(ctx, workflows.AttributionStartOptions(in), workflows.AttributionRecompute, in)
+	return t.execute(ctx, "start attribution recompute", workflows.AttributionStartOptions(in), workflows.AttributionRecompute, in)
+}
+
+// execute starts wf with in and returns its workflow and run ids; what names the
+// start in an error.
+func (t TemporalWorkflows) execute(ctx context.Context, what string, opts client.StartWorkflowOptions, wf, in any) (string, string, error) {
+	run, err := t.Client.ExecuteWorkflow(ctx, opts, wf, in)
 	if err != nil {
-		return "", "", fmt.Errorf("start attribution recompute: %w", err)
+		return "", "", fmt.Errorf("%s: %w", what, err)
 	}
 	return run.GetID(), run.GetRunID(), nil
 }
@@ -111,6 +117,11 @@ func (s *Server) handleRecompute(w http.ResponseWriter, r *http.Request) {
 	}
 	in := workflows.AttributionRecomputeInput{Tenant: tenantOf(r.Context()), From: from, To: to, Models: req.Models, ChunkDays: req.ChunkDays}
 	id, run, err := s.workflows.StartAttribution(r.Context(), in)
+	writeWorkflowStarted(w, r, id, run, err)
+}
+
+// writeWorkflowStarted answers 202 with the started workflow's ids, or err.
+func writeWorkflowStarted(w http.ResponseWriter, r *http.Request, id, run string, err error) {
 	if err != nil {
 		writeError(w, r, err)
 		return

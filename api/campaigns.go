@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -123,14 +122,10 @@ func (s *Server) handleLaunchCampaign(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "limit must be 1..1000"))
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(r)
+	if !ok {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "limit must be 1..1000"))
+		return
 	}
 	rows, err := s.campaigns.Store.List(r.Context(), tenantOf(r.Context()), r.URL.Query().Get("status"), limit)
 	if err != nil {

@@ -160,13 +160,20 @@ func (s *Server) handleListConsent(w http.ResponseWriter, r *http.Request) {
 }
 
 func limitOf(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("limit")
-	if v == "" {
-		return 100, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1000 {
+	n, ok := queryLimit(r)
+	if !ok {
 		return 0, touchpoint.Errorf(touchpoint.EInvalid, "limit must be an integer between 1 and 1000")
 	}
 	return n, nil
+}
+
+// queryLimit reads the page size parameter limit: 1 to 1000, 100 when absent; ok is
+// false for anything else (each endpoint words its own 400).
+func queryLimit(r *http.Request) (n int, ok bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 100, true
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 1 && n <= 1000
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -165,14 +164,10 @@ func (s *Server) handleListDeletions(w http.ResponseWriter, r *http.Request) {
 	if !s.deletionsReady(w, r) {
 		return
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "limit must be 1..1000"))
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(r)
+	if !ok {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "limit must be 1..1000"))
+		return
 	}
 	reqs, err := s.deletions.Requests.List(r.Context(), tenantOf(r.Context()), limit)
 	if err != nil {

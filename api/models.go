@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/touchpoint/touchpoint"
@@ -20,11 +19,7 @@ type TrainingStarter interface {
 
 // StartTraining implements TrainingStarter.
 func (t TemporalWorkflows) StartTraining(ctx context.Context, in workflows.TrainingInput) (string, string, error) {
-	run, err := t.Client.ExecuteWorkflow(ctx, workflows.TrainingStartOptions(in), workflows.AttributionModelTraining, in)
-	if err != nil {
-		return "", "", fmt.Errorf("start model training: %w", err)
-	}
-	return run.GetID(), run.GetRunID(), nil
+	return t.execute(ctx, "start model training", workflows.TrainingStartOptions(in), workflows.AttributionModelTraining, in)
 }
 
 type trainRequest struct {
@@ -49,11 +44,7 @@ func (s *Server) handleTrain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, run, err := starter.StartTraining(r.Context(), workflows.TrainingInput{Tenant: tenantOf(r.Context()), From: from, To: to})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, recomputeResponse{WorkflowID: id, RunID: run})
+	writeWorkflowStarted(w, r, id, run, err)
 }
 
 type modelsResponse struct {

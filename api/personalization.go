@@ -66,24 +66,8 @@ func (s *Server) parseVariantReport(r *http.Request) (variantReportQuery, error)
 			return q, touchpoint.Errorf(touchpoint.EInvalid, "%s does not apply here; select variants with experiment", p)
 		}
 	}
-	if q.Level == "" {
-		q.Level = aggregate.Day
-	}
-	if !slices.Contains(aggregate.Levels, q.Level) {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "level must be one of %v, got %q", aggregate.Levels, q.Level)
-	}
-	var err error
-	if q.To, err = parseTime(v.Get("to"), s.opts.Now().Add(time.Second)); err != nil {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "to: %v", err)
-	}
-	if q.From, err = parseTime(v.Get("from"), q.To.Add(-defaultRange[q.Level])); err != nil {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "from: %v", err)
-	}
-	if !q.From.Before(q.To) {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "from must be before to")
-	}
-	if q.To.Sub(q.From) > maxRange[q.Level] {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "range too long for level %s: at most %v", q.Level, maxRange[q.Level])
+	if err := s.parseRange(v, &q.Query, aggregate.Day); err != nil {
+		return q, err
 	}
 	if q.GroupBy != groupByPrefix && q.GroupBy != groupByNone {
 		return q, touchpoint.Errorf(touchpoint.EInvalid, "group_by must be %s or %s, got %q", groupByPrefix, groupByNone, q.GroupBy)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/touchpoint/touchpoint"
@@ -24,20 +22,12 @@ type ProfileStarter interface {
 
 // StartProfileTraining implements ProfileStarter.
 func (t TemporalWorkflows) StartProfileTraining(ctx context.Context, in workflows.ProfileTrainingInput) (string, string, error) {
-	run, err := t.Client.ExecuteWorkflow(ctx, workflows.ProfileTrainingStartOptions(in), workflows.ProfileModelTraining, in)
-	if err != nil {
-		return "", "", fmt.Errorf("start profile training: %w", err)
-	}
-	return run.GetID(), run.GetRunID(), nil
+	return t.execute(ctx, "start profile training", workflows.ProfileTrainingStartOptions(in), workflows.ProfileModelTraining, in)
 }
 
 // StartProfileRefresh implements ProfileStarter.
 func (t TemporalWorkflows) StartProfileRefresh(ctx context.Context, in workflows.ProfileRefreshInput) (string, string, error) {
-	run, err := t.Client.ExecuteWorkflow(ctx, workflows.ProfileRefreshStartOptions(in), workflows.ProfileRefresh, in)
-	if err != nil {
-		return "", "", fmt.Errorf("start profile refresh: %w", err)
-	}
-	return run.GetID(), run.GetRunID(), nil
+	return t.execute(ctx, "start profile refresh", workflows.ProfileRefreshStartOptions(in), workflows.ProfileRefresh, in)
 }
 
 // profileStore is the profile stores on the API's Postgres, which Deps.Attribution
@@ -214,14 +204,10 @@ func (s *Server) handleDeleteSegment(w http.ResponseWriter, r *http.Request) {
 // returned next as after.
 func (s *Server) handleListMembers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "limit must be 1–1000, got %q", v))
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(r)
+	if !ok {
+		writeError(w, r, touchpoint.Errorf(touchpoint.EInvalid, "limit must be 1–1000, got %q", q.Get("limit")))
+		return
 	}
 	members, err := s.profileStore().Members(r.Context(), tenantOf(r.Context()), r.PathValue("id"), q.Get("after"), limit)
 	if err != nil {
@@ -268,11 +254,7 @@ func (s *Server) handleProfileTrain(w http.ResponseWriter, r *http.Request) {
 	}
 	id, run, err := starter.StartProfileTraining(r.Context(), workflows.ProfileTrainingInput{Tenant: tenantOf(r.Context()),
 		CalibrationWeeks: req.CalibrationWeeks, HoldoutWeeks: req.HoldoutWeeks, SkipRefresh: req.SkipRefresh})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, recomputeResponse{WorkflowID: id, RunID: run})
+	writeWorkflowStarted(w, r, id, run, err)
 }
 
 // handleProfileRefresh starts ProfileRefresh for the tenant, as of now.
@@ -282,9 +264,5 @@ func (s *Server) handleProfileRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, run, err := starter.StartProfileRefresh(r.Context(), workflows.ProfileRefreshInput{Tenant: tenantOf(r.Context()), AsOf: s.opts.Now().UTC().Truncate(time.Second)})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, recomputeResponse{WorkflowID: id, RunID: run})
+	writeWorkflowStarted(w, r, id, run, err)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -60,26 +61,33 @@ func (s *Server) parseQuery(r *http.Request) (store.Query, error) {
 	v := r.URL.Query()
 	q := store.Query{Tenant: tenantOf(r.Context()), Level: aggregate.Level(v.Get("level")),
 		CampaignID: v.Get("campaign_id"), Channel: v.Get("channel"), VariantID: v.Get("variant_id")}
+	err := s.parseRange(v, &q, aggregate.Hour)
+	return q, err
+}
+
+// parseRange completes q's level (def when none is given) and reads from and to,
+// within the level's maxRange.
+func (s *Server) parseRange(v url.Values, q *store.Query, def aggregate.Level) error {
 	if q.Level == "" {
-		q.Level = aggregate.Hour
+		q.Level = def
 	}
 	if !slices.Contains(aggregate.Levels, q.Level) {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "level must be one of %v, got %q", aggregate.Levels, q.Level)
+		return touchpoint.Errorf(touchpoint.EInvalid, "level must be one of %v, got %q", aggregate.Levels, q.Level)
 	}
 	var err error
 	if q.To, err = parseTime(v.Get("to"), s.opts.Now().Add(time.Second)); err != nil {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "to: %v", err)
+		return touchpoint.Errorf(touchpoint.EInvalid, "to: %v", err)
 	}
 	if q.From, err = parseTime(v.Get("from"), q.To.Add(-defaultRange[q.Level])); err != nil {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "from: %v", err)
+		return touchpoint.Errorf(touchpoint.EInvalid, "from: %v", err)
 	}
 	if !q.From.Before(q.To) {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "from must be before to")
+		return touchpoint.Errorf(touchpoint.EInvalid, "from must be before to")
 	}
 	if q.To.Sub(q.From) > maxRange[q.Level] {
-		return q, touchpoint.Errorf(touchpoint.EInvalid, "range too long for level %s: at most %v", q.Level, maxRange[q.Level])
+		return touchpoint.Errorf(touchpoint.EInvalid, "range too long for level %s: at most %v", q.Level, maxRange[q.Level])
 	}
-	return q, nil
+	return nil
 }
 
 // parseTime takes RFC 3339 or Unix seconds; empty gives def.

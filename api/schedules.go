@@ -107,7 +107,7 @@ func (s *Server) handleListSchedules(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]ScheduleState, 0, len(list))
 	for _, c := range list {
-		st, err := sc.DescribeSchedule(r.Context(), workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID})
+		st, err := sc.DescribeSchedule(r.Context(), syncInputOf(c))
 		if touchpoint.KindOf(err) == touchpoint.ENotFound {
 			continue
 		}
@@ -127,7 +127,7 @@ func (s *Server) handlePauseSchedule(pause bool) http.HandlerFunc {
 			return
 		}
 		sc := s.syncs.(Schedules)
-		in := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
+		in := syncInputOf(c)
 		if err := sc.PauseSchedule(r.Context(), in, pause); err != nil {
 			writeError(w, r, err)
 			return
@@ -146,8 +146,7 @@ func (s *Server) handleTriggerSchedule(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
-	if err := s.syncs.(Schedules).TriggerSchedule(r.Context(), in); err != nil {
+	if err := s.syncs.(Schedules).TriggerSchedule(r.Context(), syncInputOf(c)); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -64,10 +64,12 @@ func (t TemporalSyncs) DeleteSchedule(ctx context.Context, in workflows.SyncInpu
 	return nil
 }
 
-func started(run client.WorkflowRun, err error) (string, string, error) {
+// started reads ExecuteWorkflow's answer: a workflow already running is a
+// *RunningError naming it by workflowID.
+func started(workflowID string, run client.WorkflowRun, err error) (string, string, error) {
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
-		return "", "", &RunningError{RunID: already.RunId}
+		return "", "", &RunningError{WorkflowID: workflowID, RunID: already.RunId}
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("start workflow: %w", err)
@@ -80,12 +82,8 @@ func (t TemporalSyncs) StartSync(ctx context.Context, in workflows.SyncInput) (s
 	if activities.IsCDP(in.Platform) {
 		return t.startProfileSync(ctx, in)
 	}
-	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.SyncStartOptions(in), workflows.PlatformSync, in))
-	var re *RunningError
-	if errors.As(err, &re) {
-		re.WorkflowID = workflows.SyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID)
-	}
-	return id, run, err
+	run, err := t.Client.ExecuteWorkflow(ctx, workflows.SyncStartOptions(in), workflows.PlatformSync, in)
+	return started(workflows.SyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID), run, err)
 }
 
 // StartBackfill implements Syncs.
@@ -93,12 +91,8 @@ func (t TemporalSyncs) StartBackfill(ctx context.Context, in workflows.BackfillI
 	if activities.IsCDP(in.Platform) {
 		return "", "", touchpoint.Errorf(touchpoint.EInvalid, "%s connections sync profiles, they have no days to backfill", in.Platform)
 	}
-	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(in), workflows.Backfill, in))
-	var re *RunningError
-	if errors.As(err, &re) {
-		re.WorkflowID = workflows.BackfillWorkflowID(in.Tenant, in.Platform, in.ConnectionID)
-	}
-	return id, run, err
+	run, err := t.Client.ExecuteWorkflow(ctx, workflows.BackfillStartOptions(in), workflows.Backfill, in)
+	return started(workflows.BackfillWorkflowID(in.Tenant, in.Platform, in.ConnectionID), run, err)
 }
 
 // BackfillProgress implements Syncs.
@@ -230,17 +224,21 @@ func (s *Server) addConnection(ctx context.Context, in store.Connection) (store.
 	if err != nil {
 		return c, err
 	}
-	sched := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
-	if err := s.syncs.EnsureSchedule(ctx, sched); err != nil {
+	if err := s.syncs.EnsureSchedule(ctx, syncInputOf(c)); err != nil {
 		_ = s.connections.Delete(context.WithoutCancel(ctx), c.TenantID, c.ConnectionID)
 		return c, touchpoint.Errorf(touchpoint.EUnavailable, "schedule the sync: %v", err)
 	}
 	return c, nil
 }
 
+// syncInputOf names the connection's sync workflows and schedule.
+func syncInputOf(c store.Connection) workflows.SyncInput {
+	return workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
+}
+
 // removeConnection undoes addConnection as far as it can, logging what fails.
 func (s *Server) removeConnection(ctx context.Context, c store.Connection) {
-	in := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
+	in := syncInputOf(c)
 	if err := errors.Join(s.syncs.DeleteSchedule(ctx, in), s.connections.Delete(ctx, c.TenantID, c.ConnectionID)); err != nil {
 		slog.Error("api: removing an unaudited connection failed", "tenant", c.TenantID, "connection", c.ConnectionID, "err", err)
 	}
@@ -277,7 +275,7 @@ func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	ctx := r.Context()
-	in := workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID}
+	in := syncInputOf(c)
 	err := s.syncs.DeleteSchedule(ctx, in)
 	if err != nil {
 		err = touchpoint.Errorf(touchpoint.EUnavailable, "delete the sync schedule: %v", err)
@@ -325,7 +323,7 @@ func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, run, err := s.syncs.StartSync(r.Context(), workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID})
+	id, run, err := s.syncs.StartSync(r.Context(), syncInputOf(c))
 	writeStarted(w, r, id, run, err)
 }
 
@@ -351,7 +349,7 @@ func (s *Server) handleStartBackfill(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in := workflows.BackfillInput{SyncInput: workflows.SyncInput{Tenant: c.TenantID, Platform: c.Platform, ConnectionID: c.ConnectionID},
+	in := workflows.BackfillInput{SyncInput: syncInputOf(c),
 		From: from, To: to, ChunkDays: req.ChunkDays}
 	id, run, err := s.syncs.StartBackfill(r.Context(), in)
 	writeStarted(w, r, id, run, err)
@@ -379,12 +377,8 @@ func (s *Server) handleBackfillProgress(w http.ResponseWriter, r *http.Request) 
 // startProfileSync starts a CDP connection's ProfileSync; while one runs it returns
 // a *RunningError.
 func (t TemporalSyncs) startProfileSync(ctx context.Context, in workflows.SyncInput) (string, string, error) {
-	id, run, err := started(t.Client.ExecuteWorkflow(ctx, workflows.ProfileSyncStartOptions(in), workflows.ProfileSync, in))
-	var re *RunningError
-	if errors.As(err, &re) {
-		re.WorkflowID = workflows.ProfileSyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID)
-	}
-	return id, run, err
+	run, err := t.Client.ExecuteWorkflow(ctx, workflows.ProfileSyncStartOptions(in), workflows.ProfileSync, in)
+	return started(workflows.ProfileSyncWorkflowID(in.Tenant, in.Platform, in.ConnectionID), run, err)
 }
 
 // connectionCredentials checks a new connection's credentials: CDP connections

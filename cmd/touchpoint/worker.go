@@ -5,12 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	sdkworker "go.temporal.io/sdk/worker"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/touchpoint/touchpoint/activities"
 	"github.com/touchpoint/touchpoint/api"
@@ -60,7 +61,8 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	audit := &store.Audit{DB: d.pool, Hasher: store.NewSubjectHasher(key)}
+	privacy := newPrivacyStores(d, key)
+	audit := privacy.audit
 	// Segment updates (and campaign events) go to the events topic like any other.
 	publisher, closePublisher, err := workerPublisher(ctx, cfg, codec, d, key)
 	if err != nil {
@@ -68,14 +70,14 @@ func serveWorker(ctx context.Context, cfg config.Config, d deps) error {
 	}
 	defer closePublisher()
 	w := worker.NewWithOptions(d.temporal, worker.Deps{
-		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}, Audit: audit},
-		Retention:   &activities.Retention{Store: store.Retention{DB: d.pool}, Audit: *audit},
+		Archive:     &activities.Archive{Store: store.Archive{DB: d.pool}, Aggregates: store.Aggregates{DB: d.pool}, Audit: &audit},
+		Retention:   &activities.Retention{Store: store.Retention{DB: d.pool}, Audit: audit},
 		Attribution: &activities.Attribution{Journeys: store.Journeys{DB: d.pool}, Credits: store.Attribution{DB: d.pool}, Links: store.Identity{DB: d.pool}},
 		Identity: &activities.Identity{Archive: store.Archive{DB: d.pool}, Links: store.Identity{DB: d.pool}, Codec: codec,
-			Secret: secret, Match: identity.DefaultMatchConfig(), Keys: store.SubjectKeys{DB: d.pool, SecretsKey: key}},
-		Deletion: newDeletion(cfg, d, codec, key),
+			Secret: secret, Match: identity.DefaultMatchConfig(), Keys: privacy.keys},
+		Deletion: newDeletion(cfg, d, codec, key, privacy),
 		ProfileSync: &activities.ProfileSync{Connections: store.Connections{DB: d.pool, Key: key}, Profiles: store.Profiles{DB: d.pool},
-			Privacy: newPrivacyStores(d, key).privacy},
+			Privacy: privacy.privacy},
 		Sync:     d.fakes.sync(&activities.Sync{Connections: store.Connections{DB: d.pool, Key: key}}),
 		Profiles: &activities.Profiles{Store: store.ProfileScores{DB: d.pool}, Publisher: publisher},
 		Campaigns: &activities.Campaigns{Aggregates: store.Aggregates{DB: d.pool}, Store: store.Campaigns{DB: d.pool},
@@ -155,8 +157,7 @@ func secretsKey(cfg config.Config) ([]byte, error) {
 }
 
 // newDeletion is the data-subject deletion's activities over this process's stores.
-func newDeletion(cfg config.Config, d deps, codec *events.Codec, key []byte) *activities.Deletion {
-	p := newPrivacyStores(d, key)
+func newDeletion(cfg config.Config, d deps, codec *events.Codec, key []byte, p privacyStores) *activities.Deletion {
 	return &activities.Deletion{
 		Requests: p.deletions, Privacy: p.privacy, Keys: p.keys, Audit: p.audit,
 		Archive: store.Archive{DB: d.pool}, Journeys: store.Journeys{DB: d.pool}, Identity: store.Identity{DB: d.pool},
