@@ -41,6 +41,8 @@ type benchFlags struct {
 	keep       bool
 	jsonOut    bool
 	cpuProfile string
+	format     string        // the records' wire form: "avro" or "json"
+	late       time.Duration // event times drawn from bench.Lateness up to this; 0 = now
 }
 
 func parseBenchFlags(args []string) (benchFlags, error) {
@@ -56,11 +58,19 @@ func parseBenchFlags(args []string) (benchFlags, error) {
 	fs.BoolVar(&f.keep, "keep", false, "keep the bench database and topic afterwards")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&f.format, "format", "avro", "record format: avro (Touchpoint's producers) or json (what any Kafka client writes)")
+	fs.DurationVar(&f.late, "late", 0, "draw event times up to this far back (60% < 2h, 25% 2–48h, the rest older); 0: every event stamped now")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
 	if f.rate < 0 || f.duration <= 0 || f.tenants < 1 || f.partitions < 1 {
 		return f, errors.New("bench: -rate must be ≥ 0, -duration, -tenants and -partitions positive")
+	}
+	if f.format != "avro" && f.format != "json" {
+		return f, fmt.Errorf("bench: -format must be avro or json, got %q", f.format)
+	}
+	if retention := events.DefaultRules().Retention; f.late < 0 || f.late > retention-time.Hour {
+		return f, fmt.Errorf("bench: -late must be between 0 and %v (the retention less an hour), got %v", retention-time.Hour, f.late)
 	}
 	return f, nil
 }
@@ -321,6 +331,10 @@ func (e *benchEnv) produceFor(ctx context.Context, f benchFlags, g *generator.Ge
 		return 0, 0, err
 	}
 	defer p.Close()
+	record := p.Record
+	if f.format == "json" {
+		record = jsonRecord
+	}
 	var failed error
 	var mu sync.Mutex
 	start := time.Now()
@@ -339,7 +353,7 @@ func (e *benchEnv) produceFor(ctx context.Context, f benchFlags, g *generator.Ge
 		}
 		for end := min(due, n+1000); n < end; n++ {
 			ev := g.Next()
-			rec, err := p.Record(&ev)
+			rec, err := record(&ev)
 			if err != nil {
 				return n, 0, err
 			}
@@ -359,6 +373,16 @@ func (e *benchEnv) produceFor(ctx context.Context, f benchFlags, g *generator.Ge
 	mu.Lock()
 	defer mu.Unlock()
 	return n, time.Since(start), failed
+}
+
+// jsonRecord is the event as any Kafka client would write it: the JSON object as the
+// value, the tenant as the key, no schema registry.
+func jsonRecord(e *events.Event) (*kgo.Record, error) {
+	value, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", e.EventID, err)
+	}
+	return &kgo.Record{Key: []byte(e.TenantID), Value: value, Timestamp: time.Now()}, nil
 }
 
 // rawConsumeRate reads the whole topic with a plain consumer: the broker's ceiling.

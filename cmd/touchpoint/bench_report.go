@@ -15,6 +15,8 @@ import (
 
 type benchReport struct {
 	TargetRate     float64  `json:"target_rate"`
+	Format         string   `json:"format"`
+	Late           string   `json:"late"`
 	Partitions     int      `json:"partitions"`
 	Tenants        int      `json:"tenants"`
 	Produced       int64    `json:"produced"`
@@ -51,7 +53,9 @@ func measure(ctx context.Context, env *benchEnv, f benchFlags) (*benchReport, er
 	var prog bench.Progress
 	wg.Go(func() { env.pollVisibility(runCtx, lat, &prog, f.poll) })
 
-	g := generator.New(generator.Config{Seed: f.seed, Tenants: f.tenants, TenantPrefix: env.prefix, Clock: time.Now})
+	late := bench.NewLateness(f.late, f.seed)
+	clock := func() time.Time { return time.Now().Add(-late.Draw()) }
+	g := generator.New(generator.Config{Seed: f.seed, Tenants: f.tenants, TenantPrefix: env.prefix, Clock: clock})
 	start := time.Now()
 	produced, took, err := env.produceFor(ctx, f, g, lat)
 	if err != nil {
@@ -60,7 +64,7 @@ func measure(ctx context.Context, env *benchEnv, f benchFlags) (*benchReport, er
 	allVisible := waitVisible(ctx, lat, 2*time.Minute)
 	end := time.Now()
 	mem.sample()
-	r := &benchReport{TargetRate: f.rate, Partitions: f.partitions, Tenants: f.tenants, Produced: produced,
+	r := &benchReport{TargetRate: f.rate, Format: f.format, Late: f.late.String(), Partitions: f.partitions, Tenants: f.tenants, Produced: produced,
 		ProduceSeconds: took.Seconds(), ProduceRate: float64(produced) / took.Seconds(), AllVisible: allVisible,
 		Throughput: float64(produced) / end.Sub(start).Seconds(), LatencySamples: lat.Samples(),
 		SteadyRate:  prog.Rate(start.Add(took/10), start.Add(took*9/10)),
@@ -70,7 +74,7 @@ func measure(ctx context.Context, env *benchEnv, f benchFlags) (*benchReport, er
 	}
 	p := lat.Percentiles(0.5, 0.95, 0.99, 1)
 	r.LatencyP50, r.LatencyP95, r.LatencyP99, r.LatencyMax = round(p[0]), round(p[1]), round(p[2]), round(p[3])
-	r.Mismatches = env.exactness(ctx, g.Totals())
+	r.Mismatches = env.exactness(ctx, g.Totals(), start.Add(-f.late))
 	r.Exact = len(r.Mismatches) == 0 && allVisible
 	stop()
 	if r.RawConsumeRate, err = rawConsumeRate(ctx, env.cfg.KafkaBrokers, env.topic, produced); err != nil {
@@ -93,7 +97,9 @@ func waitVisible(ctx context.Context, lat *bench.Latency, timeout time.Duration)
 
 // exactness compares, tenant by tenant, the API's week-level aggregates with the
 // generator's totals, once the durable aggregates caught up with the real-time view.
-func (e *benchEnv) exactness(ctx context.Context, want generator.Totals) []string {
+func (e *benchEnv) exactness(ctx context.Context, want generator.Totals, oldest time.Time) []string {
+	// From the week before the oldest event's, so its week's bucket is in range.
+	from := fmt.Sprintf("&from=%d", oldest.Add(-8*24*time.Hour).Unix())
 	var out []string
 	for tenant := range e.keys {
 		var rows bench.Rows
@@ -105,10 +111,10 @@ func (e *benchEnv) exactness(ctx context.Context, want generator.Totals) []strin
 			return e.getJSON(ctx, tenant, path, &resp)
 		}
 		for path, dst := range map[string]any{
-			"/v1/metrics/campaigns?level=week":   &rows.Campaigns,
-			"/v1/metrics/channels?level=week":    &rows.Channels,
-			"/v1/metrics/variants?level=week":    &rows.Variants,
-			"/v1/metrics/event-types?level=week": &rows.EventTypes,
+			"/v1/metrics/campaigns?level=week" + from:   &rows.Campaigns,
+			"/v1/metrics/channels?level=week" + from:    &rows.Channels,
+			"/v1/metrics/variants?level=week" + from:    &rows.Variants,
+			"/v1/metrics/event-types?level=week" + from: &rows.EventTypes,
 		} {
 			if err := fetch(path, dst); err != nil {
 				out = append(out, err.Error())
@@ -135,14 +141,14 @@ func (r *benchReport) print(w io.Writer) {
 	if !r.Exact {
 		exact = fmt.Sprintf("NOT exact: all visible=%v %v", r.AllVisible, r.Mismatches)
 	}
-	fmt.Fprintf(w, `touchpoint bench — target %s, %d partitions, %d tenants
+	fmt.Fprintf(w, `touchpoint bench — target %s, %s records, lateness up to %s, %d partitions, %d tenants
   produced          %d events in %.1fs (%.0f ev/s)
   end to end        %.0f ev/s steady (made visible between 10%% and 90%% of the run), %.0f ev/s including start and final drain
   latency           p50 %s  p95 %s  p99 %s  max %s  (%d samples, capture → visible in /v1/metrics/realtime)
   exactness         %s
   raw consume rate  %.0f ev/s (plain consumer on the same broker: the ceiling)
   live heap         %.0f MB at start, %.0f MB max, %.0f MB at end; every 30 s: %v MB
-`, target, r.Partitions, r.Tenants, r.Produced, r.ProduceSeconds, r.ProduceRate, r.SteadyRate, r.Throughput,
+`, target, r.Format, r.Late, r.Partitions, r.Tenants, r.Produced, r.ProduceSeconds, r.ProduceRate, r.SteadyRate, r.Throughput,
 		r.LatencyP50, r.LatencyP95, r.LatencyP99, r.LatencyMax, r.LatencySamples, exact, r.RawConsumeRate,
 		r.HeapFirstMB, r.HeapMaxMB, r.HeapLastMB, r.HeapTimelineMB)
 }
