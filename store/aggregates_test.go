@@ -14,6 +14,7 @@ import (
 	"github.com/touchpoint/touchpoint"
 	"github.com/touchpoint/touchpoint/aggregate"
 	"github.com/touchpoint/touchpoint/aggregate/aggregatetest"
+	"github.com/touchpoint/touchpoint/bench"
 	"github.com/touchpoint/touchpoint/events"
 	"github.com/touchpoint/touchpoint/generator"
 	"github.com/touchpoint/touchpoint/store"
@@ -400,7 +401,6 @@ func TestAggregateQueriesRejectBadQueries(t *testing.T) {
 // BenchmarkWriteDeltas writes typical consumer batches: 20k events each at a live rate
 // of 100k events/s, so a batch's events fall into one or two 5-second windows.
 func BenchmarkWriteDeltas(b *testing.B) {
-	ctx := context.Background()
 	db := storetest.Postgres(b)
 	const batch, batches = 20_000, 10
 	evs, _ := generate(generator.Config{Seed: 7, Step: 10 * time.Microsecond}, batch*batches)
@@ -408,6 +408,26 @@ func BenchmarkWriteDeltas(b *testing.B) {
 	for i := range ds {
 		ds[i] = deltasOf(evs[i*batch : (i+1)*batch])
 	}
+	benchmarkWrites(b, db, ds)
+}
+
+// BenchmarkWriteDeltasLate writes batches of 20k events whose times follow the
+// lateness profile of `touchpoint bench -late 720h`: their buckets scatter over 30
+// days, so a batch has about three rows per event instead of one per 20.
+func BenchmarkWriteDeltasLate(b *testing.B) {
+	db := storetest.Postgres(b)
+	const batch, batches = 20_000, 10
+	late, now := bench.NewLateness(720*time.Hour, 1), time.Now()
+	evs, _ := generate(generator.Config{Seed: 7, Clock: func() time.Time { return now.Add(-late.Draw()) }}, batch*batches)
+	ds := make([]*aggregate.Deltas, batches)
+	for i := range ds {
+		ds[i] = deltasOf(evs[i*batch : (i+1)*batch])
+	}
+	benchmarkWrites(b, db, ds)
+}
+
+func benchmarkWrites(b *testing.B, db *pgxpool.Pool, ds []*aggregate.Deltas) {
+	ctx := context.Background()
 	rows := 0
 	b.ResetTimer()
 	for i := range b.N {
