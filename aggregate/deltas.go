@@ -35,39 +35,51 @@ type slot struct {
 	bucket Bucket
 }
 
-// slotsOf returns the event's slot at every level, in the order of Levels. Every
+// slotsOf returns the event's slot at every level, in the order of Levels, leaving
+// out the 5-second window of an event before windowsFrom (Unix seconds). Every
 // metric of an event, touchpoints included, is bucketed by the event's own timestamp,
 // so one event touches one bucket per level and a batch's rows stay few.
-func slotsOf(e *events.Event) [4]slot {
+func slotsOf(e *events.Event, windowsFrom int64) (s [4]slot, n int) {
 	unix := e.Timestamp.Unix()
-	var s [4]slot
-	for i, l := range Levels {
-		s[i] = slot{tenant: e.TenantID, level: l, bucket: bucketOf(l, unix)}
+	for _, l := range Levels {
+		if l == Window && unix < windowsFrom {
+			continue
+		}
+		s[n] = slot{tenant: e.TenantID, level: l, bucket: bucketOf(l, unix)}
+		n++
 	}
-	return s
+	return s, n
 }
 
 // Add adds e at every level. It runs for every event on the hot path, so it looks
 // rows up before inserting and allocates only for a row it has not seen before.
-func (d *Deltas) Add(e *events.Event) {
-	at := slotsOf(e)
+func (d *Deltas) Add(e *events.Event) { d.AddSince(e, math.MinInt64) }
+
+// AddSince adds e at every level, but at the 5-second level only when e happened at
+// or after windowsFrom (Unix seconds). Windows are kept for a limited time (the
+// window retention) and then pruned; a late event older than that would write a
+// row per event that nobody can read for long, so it counts in its hour, day and
+// week only. Late events scatter over buckets, which makes those rows the dearest.
+func (d *Deltas) AddSince(e *events.Event, windowsFrom int64) {
+	all, n := slotsOf(e, windowsFrom)
+	at := all[:n]
 	for _, s := range at {
 		d.EventTypes[EventTypeKey{s.tenant, s.level, s.bucket, string(e.EventType)}]++
 	}
 	switch e.EventType.Family() {
 	case events.FamilyCampaign:
-		d.addCampaign(&at, e)
+		d.addCampaign(at, e)
 	case events.FamilyJourney:
-		d.addJourney(&at, e)
+		d.addJourney(at, e)
 	}
 	if e.EventType == events.ContentOptimization {
-		d.addVariants(&at, e)
+		d.addVariants(at, e)
 	}
 }
 
 // addCampaign sums a campaign event's performance_metrics; a launch carries none and
 // counts as zeros, so every campaign event still has its row.
-func (d *Deltas) addCampaign(at *[4]slot, e *events.Event) {
+func (d *Deltas) addCampaign(at []slot, e *events.Event) {
 	currency := e.Currency
 	if currency == "" {
 		currency = DefaultCurrency
@@ -99,7 +111,7 @@ func (d *Deltas) addCampaign(at *[4]slot, e *events.Event) {
 // addJourney counts every touchpoint under its own channel, and the event itself
 // (except a plain touchpoint_interaction, which only reports touchpoints) under the
 // channel of its last touchpoint, the one that led to it.
-func (d *Deltas) addJourney(at *[4]slot, e *events.Event) {
+func (d *Deltas) addJourney(at []slot, e *events.Event) {
 	if len(e.Touchpoints) == 0 {
 		return // invalid: validation requires a touchpoint, so there is no channel to count under
 	}
@@ -139,7 +151,7 @@ func (d *Deltas) addJourney(at *[4]slot, e *events.Event) {
 
 // addVariants sums every variation of a content_optimization event; EngagementCount
 // counts the variations so the mean engagement score can be derived from the sums.
-func (d *Deltas) addVariants(at *[4]slot, e *events.Event) {
+func (d *Deltas) addVariants(at []slot, e *events.Event) {
 	for i := range e.ContentVariations {
 		cv := &e.ContentVariations[i]
 		m := &cv.PerformanceMetrics

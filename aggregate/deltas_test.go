@@ -232,3 +232,31 @@ func BenchmarkAdd(b *testing.B) {
 		d.Add(&evs[i%len(evs)])
 	}
 }
+
+// AddSince leaves out only the windows of events before its cutoff: every other
+// level stays exact, and the windows it keeps are those Add makes for later events.
+func TestAddSinceSkipsOnlyOldWindows(t *testing.T) {
+	evs, want := generate(t, 20_000, 60*time.Second) // about two weeks
+	cutoff := evs[len(evs)/2].Timestamp.Unix()
+	d := aggregate.New()
+	for i := range evs {
+		d.AddSince(&evs[i], cutoff)
+	}
+	for _, l := range []aggregate.Level{aggregate.Hour, aggregate.Day, aggregate.Week} {
+		if diff := aggregatetest.Diff(aggregatetest.Totals(d, l), want); diff != "" {
+			t.Errorf("%s level differs from the generator's totals: %s", l, diff)
+		}
+	}
+	recent := aggregate.New()
+	for i := range evs {
+		if evs[i].Timestamp.Unix() >= cutoff {
+			recent.Add(&evs[i])
+		}
+	}
+	if got, wantW := d.Only(aggregate.Window), recent.Only(aggregate.Window); !reflect.DeepEqual(got, wantW) {
+		t.Errorf("windows: got %d rows, want the %d rows of the events at or after the cutoff", got.Len(), wantW.Len())
+	}
+	if d.Only(aggregate.Window).Len() == 0 {
+		t.Fatal("no windows kept at all")
+	}
+}

@@ -55,23 +55,24 @@ redis.call('SET', KEYS[3], ARGV[4])
 return 1
 `)
 
-// Apply adds one tenant's window-level deltas from one partition's batch ending at
-// offset. It reports whether they were new.
+// Apply adds one tenant's deltas from one partition's batch ending at offset: every
+// event to the running totals (from the week level, where each event counts once),
+// and the windows Redis keeps, those younger than the window TTL. An older window
+// would only linger for the TTL beside the ones a rebuild gives; late events would
+// make a key each. It reports whether the deltas were new.
 func (r Realtime) Apply(ctx context.Context, tenant string, partition int32, offset int64, d *aggregate.Deltas) (bool, error) {
-	windows := encode(d.Only(aggregate.Window))
-	totals := map[string]int64{}
+	now := time.Now()
+	oldest := now.Add(-r.ttl()).Unix()
 	keys := []string{appliedKey(tenant), totalKey(tenant), freshKey(tenant)}
-	args := []any{partition, offset, int64(r.ttl().Seconds()), time.Now().UnixMilli()}
-	var body []any
-	for b, fields := range windows {
-		keys = append(keys, windowKey(tenant, b))
-		body = appendFields(body, fields)
-		for f, v := range fields {
-			totals[f] += v
+	args := []any{partition, offset, int64(r.ttl().Seconds()), now.UnixMilli()}
+	args = appendFields(args, encodeAll(d.Only(aggregate.Week)))
+	for b, fields := range encode(d.Only(aggregate.Window)) {
+		if b+int64(aggregate.WindowSize/time.Second) <= oldest {
+			continue
 		}
+		keys = append(keys, windowKey(tenant, b))
+		args = appendFields(args, fields)
 	}
-	args = appendFields(args, totals)
-	args = append(args, body...)
 	n, err := applyScript.Run(ctx, r.RDB, keys, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis: apply %s/%d@%d: %w", tenant, partition, offset, err)

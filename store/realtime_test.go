@@ -96,3 +96,58 @@ func TestRealtimeApplyIsIdempotentAndExact(t *testing.T) {
 		t.Fatalf("rebuilt totals:\n%s", diff)
 	}
 }
+
+// Late events count in the running totals, but only windows younger than the TTL
+// get a key: an older one would linger beside the windows a rebuild gives.
+func TestRealtimeApplyKeepsOnlyYoungWindows(t *testing.T) {
+	ctx := context.Background()
+	rt := store.Realtime{RDB: storetest.Redis(t), WindowTTL: time.Hour}
+	tenant := fmt.Sprintf("rt-late-%d", time.Now().UnixNano())
+	cleanTenant(t, rt, tenant)
+
+	now := time.Now()
+	ages := []time.Duration{time.Minute, 50 * time.Minute, 70 * time.Minute, 30 * 24 * time.Hour}
+	i := 0
+	g := generator.New(generator.Config{Seed: 3, Tenants: 1, Clock: func() time.Time { i++; return now.Add(-ages[i%len(ages)]) }})
+	d := aggregate.New()
+	for range 400 {
+		e := g.Next()
+		e.TenantID = tenant
+		d.Add(&e)
+	}
+	if ok, err := rt.Apply(ctx, tenant, 0, 399, d); err != nil || !ok {
+		t.Fatalf("apply: %v %v", ok, err)
+	}
+	totals, _, err := rt.Totals(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sumEvents(totals), int64(400); got != want {
+		t.Errorf("totals count %d events, want %d", got, want)
+	}
+	keys, err := rt.RDB.Keys(ctx, "tp:{"+tenant+"}:w:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	young := map[string]bool{}
+	for _, age := range ages[:2] {
+		unix := now.Add(-age).Unix()
+		young[fmt.Sprintf("tp:{%s}:w:%d", tenant, unix-unix%5)] = true
+	}
+	if len(keys) != len(young) {
+		t.Fatalf("window keys %v, want only the two younger than the TTL %v", keys, young)
+	}
+	for _, k := range keys {
+		if !young[k] {
+			t.Errorf("window key %s is older than the TTL", k)
+		}
+	}
+}
+
+func sumEvents(d *aggregate.Deltas) int64 {
+	var n int64
+	for _, v := range d.EventTypes {
+		n += v
+	}
+	return n
+}

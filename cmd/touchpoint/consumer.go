@@ -68,14 +68,15 @@ func newConsumer(cfg config.Config, d deps) (*streaming.Consumer, error) {
 		return nil, err
 	}
 	c, err := streaming.NewConsumer(streaming.ConsumerConfig{
-		Brokers:        cfg.KafkaBrokers,
-		Topic:          cfg.EventsTopic,
-		DLQTopic:       cfg.DLQTopic,
-		Group:          cfg.ConsumerGroup,
-		SessionTimeout: cfg.SessionTimeout,
-		InstanceID:     cfg.InstanceID,
-		Rules:          events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew},
-		DedupWindow:    cfg.DedupWindow,
+		Brokers:         cfg.KafkaBrokers,
+		Topic:           cfg.EventsTopic,
+		DLQTopic:        cfg.DLQTopic,
+		Group:           cfg.ConsumerGroup,
+		SessionTimeout:  cfg.SessionTimeout,
+		InstanceID:      cfg.InstanceID,
+		Rules:           events.Rules{Retention: cfg.Retention, MaxClockSkew: cfg.MaxClockSkew},
+		DedupWindow:     cfg.DedupWindow,
+		WindowRetention: cfg.WindowRetention,
 	}, d.codec, streaming.ConsumerStores{
 		Batches:    store.Batches{DB: d.pool, Group: cfg.ConsumerGroup},
 		Archive:    store.Archive{DB: d.pool},
