@@ -3,7 +3,10 @@ package streaming
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"log/slog"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/touchpoint/touchpoint/aggregate"
@@ -32,38 +35,66 @@ func isOwn(own map[eventHash]struct{}, h eventHash) bool {
 }
 
 // apply writes the poll to Postgres, retrying while Postgres is unavailable: a batch
-// is never skipped, so nothing is lost while the database restarts.
-func (c *Consumer) apply(ctx context.Context, pl *poll) (*built, error) {
+// is never skipped, so nothing is lost while the database restarts. The poll's
+// partition groups are written at once, each in a transaction of its own that
+// advances only its partitions' offsets: every partition stays exactly once, and
+// Postgres works on as many cores as there are groups. A group that committed is not
+// written again when another one is retried.
+func (c *Consumer) apply(ctx context.Context, pl *poll) ([]*built, error) {
 	day := pl.start.UTC().Truncate(24 * time.Hour)
-	partitions := pl.partitions()
-	var b *built
-	build := func(stored map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		if b = pl.pre; !pl.fresh(stored) {
-			b = c.build(pl, partitions, stored, pl.pre.own)
-			b.rebuilt = true
-		}
-		return b.batches, b.all
-	}
+	done := make([]*built, len(pl.groups))
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		// The attempt itself is not cut short by shutdown: a batch already read is
 		// finished, so a clean stop re-reads nothing.
 		attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		// Drop events blocked since the poll stage filtered them (a suppression or a
 		// consent withdrawal in between): checked at every attempt, right before it.
-		c.recheck(attemptCtx, pl)
+		c.recheck(attemptCtx, pl, done)
 		err := c.ensureDay(attemptCtx, day)
 		if err == nil {
-			err = c.batches.Apply(attemptCtx, c.cfg.Topic, day, partitions, build)
+			err = c.applyGroups(attemptCtx, pl, day, done)
 		}
 		cancel()
 		if err == nil {
-			return b, nil
+			return done, nil
 		}
 		slog.Warn("consumer: applying batch failed, retrying", "err", err, "backoff", backoff)
 		if err := sleep(ctx, backoff); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// applyGroups writes every group not done yet, concurrently, and records in done the
+// ones that committed.
+func (c *Consumer) applyGroups(ctx context.Context, pl *poll, day time.Time, done []*built) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(pl.groups))
+	for i := range pl.groups {
+		if done[i] != nil {
+			continue
+		}
+		wg.Go(func() { done[i], errs[i] = c.applyGroup(ctx, pl, i, day) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// applyGroup writes group i of the poll in one transaction.
+func (c *Consumer) applyGroup(ctx context.Context, pl *poll, i int, day time.Time) (*built, error) {
+	partitions, pre := pl.groups[i], pl.pre[i]
+	var b *built
+	build := func(stored map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
+		if b = pre; !pl.fresh(partitions, stored) {
+			b = c.build(pl, partitions, stored, pre.own)
+			b.rebuilt = true
+		}
+		return b.batches, b.all
+	}
+	if err := c.batches.Apply(ctx, c.cfg.Topic, day, partitions, build); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // build keeps, per partition, the records at or beyond the stored offset that are not
@@ -93,9 +124,11 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, o
 			continue
 		}
 		pb := store.PartitionBatch{Topic: c.cfg.Topic, Partition: p, FirstOffset: max(pr.first, next), LastOffset: pr.last,
-			Journeys: map[string]*store.JourneyRows{}}
+			Journeys: map[string]*store.JourneyRows{}, Records: make([]byte, 0, pr.bytes+4*len(pr.events)),
+			EventHashes: make([]byte, 0, len(eventHash{})*len(pr.events))}
 		seen := pl.sets[p]
 		deltas := aggregate.New()
+		windowsFrom := c.windowsFrom(pl.start)
 		tenants, subjects := map[string]bool{}, map[subjectKey]bool{}
 		for i := range pr.events {
 			a := &pr.events[i]
@@ -113,7 +146,7 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, o
 			pb.Records = append(pb.Records, a.value...)
 			pb.EventHashes = append(pb.EventHashes, a.hash[:]...)
 			pb.EventCount++
-			deltas.Add(&a.event)
+			deltas.AddSince(&a.event, windowsFrom)
 			addJourneyRows(&a.event, pb.Journeys)
 			tenants[a.event.TenantID] = true
 			forSubjects(&a.event, func(s string) { subjects[subjectKey{a.event.TenantID, s}] = true })
@@ -124,6 +157,16 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, o
 		b.all.Merge(deltas)
 	}
 	return b
+}
+
+// windowsFrom is the Unix second before which an event polled at start gets no
+// 5-second window row: its window is past the window retention. Taken from the
+// poll's time, so every attempt at a poll builds the same rows.
+func (c *Consumer) windowsFrom(start time.Time) int64 {
+	if c.cfg.WindowRetention <= 0 {
+		return math.MinInt64
+	}
+	return start.Add(-c.cfg.WindowRetention).Unix()
 }
 
 // afterCommit remembers the applied events for deduplication and updates the Redis

@@ -34,6 +34,14 @@ type ConsumerConfig struct {
 	// within it is dropped as a duplicate. Records Kafka delivers again are never
 	// counted twice whatever their age, since offsets are applied exactly once.
 	DedupWindow time.Duration
+	// WindowRetention is how long 5-second windows are kept (maintenance prunes older
+	// ones); an event older than that when it arrives counts in its hour, day and
+	// week only. Zero writes every event's window.
+	WindowRetention time.Duration
+	// ApplyConnections is how many transactions write one poll at once, each for a
+	// group of its partitions (default 2): late events make Postgres the bottleneck,
+	// and one transaction keeps it on one core.
+	ApplyConnections int
 	// PrivacyRefresh is how often the suppression list and consent are reloaded.
 	PrivacyRefresh time.Duration
 }
@@ -94,6 +102,9 @@ func NewConsumer(cfg ConsumerConfig, codec *events.Codec, st ConsumerStores, reg
 	}
 	if cfg.DedupWindow == 0 {
 		cfg.DedupWindow = 2 * time.Minute
+	}
+	if cfg.ApplyConnections == 0 {
+		cfg.ApplyConnections = 2
 	}
 	if cfg.PrivacyRefresh == 0 {
 		cfg.PrivacyRefresh = 5 * time.Second
@@ -287,13 +298,15 @@ func (c *Consumer) applyLoop(ctx context.Context, prepared <-chan *poll) error {
 			if !ok {
 				return nil
 			}
-			b, err := c.apply(ctx, pl)
+			groups, err := c.apply(ctx, pl)
 			if err != nil {
 				for range prepared { // drain so the poll stage never blocks
 				}
 				return err
 			}
-			c.afterCommit(ctx, b)
+			for _, b := range groups {
+				c.afterCommit(ctx, b)
+			}
 			c.m.batchSeconds.Observe(time.Since(pl.start).Seconds())
 		case <-tick.C:
 			c.view.maintain(ctx)

@@ -23,9 +23,13 @@ type poll struct {
 	// poll stage allows a rebalance: if one happens while the poll is written, the
 	// write still checks against the set that saw every earlier batch.
 	sets map[int32]*dedupSet
-	// pre is the batch built by the poll stage, assuming nothing of it was applied:
-	// the CPU work of a batch happens there, off the transaction's critical path.
-	pre *built
+	// groups split the poll's partitions into the sets written concurrently, each in
+	// a transaction of its own (see Consumer.apply).
+	groups [][]int32
+	// pre holds the batch of each group as the poll stage built it, assuming nothing
+	// of it was applied: the CPU work of a batch happens there, off the transaction's
+	// critical path.
+	pre []*built
 	// privacyGen is the generation of the blocked set the events were filtered
 	// against; apply filters them again if it moved (see Consumer.recheck).
 	privacyGen uint64
@@ -42,6 +46,7 @@ type accepted struct {
 type partitionRecords struct {
 	first, last int64
 	events      []accepted
+	bytes       int // of the events' values, to size the archive batch at once
 }
 
 // prepare decodes and validates a poll, sends its bad records to the dead-letter
@@ -81,6 +86,7 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 			return
 		}
 		pr.events = append(pr.events, accepted{offset: r.Offset, value: r.Value, hash: hashEvent(e.TenantID, e.EventID), event: e})
+		pr.bytes += len(r.Value)
 	})
 	if ctx.Err() != nil {
 		return nil, ctx.Err() // stopped mid-poll (e.g. waiting for the registry): re-read it next time
@@ -94,14 +100,46 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 		pl.sets[p] = c.dedupFor(p)
 		fresh[p] = pr.first
 	}
-	pl.pre = c.build(pl, pl.partitions(), fresh, nil)
-	// Remembered now, not at commit, so the next poll (prepared while this one is
-	// written) sees them; a batch is retried until it commits, and a crash rebuilds
-	// the sets from the archive, so nothing is remembered that is not applied.
-	for p, hashes := range pl.pre.hashes {
-		pl.sets[p].add(start, hashes)
+	pl.groups = splitPartitions(byPartition, c.cfg.ApplyConnections)
+	pl.pre = make([]*built, len(pl.groups))
+	for i, g := range pl.groups {
+		pl.pre[i] = c.build(pl, g, fresh, nil)
+		// Remembered now, not at commit, so the next poll (prepared while this one is
+		// written) sees them; a batch is retried until it commits, and a crash rebuilds
+		// the sets from the archive, so nothing is remembered that is not applied.
+		for p, hashes := range pl.pre[i].hashes {
+			pl.sets[p].add(start, hashes)
+		}
 	}
 	return pl, nil
+}
+
+// splitPartitions deals a poll's partitions into at most n groups of about equal
+// events, largest first onto the group with the fewest so far. One tenant's events
+// are on one partition (the record key), so the groups' transactions write disjoint
+// aggregate rows and do not wait on each other.
+func splitPartitions(byPartition map[int32]*partitionRecords, n int) [][]int32 {
+	parts := make([]int32, 0, len(byPartition))
+	for p := range byPartition {
+		parts = append(parts, p)
+	}
+	slices.SortFunc(parts, func(a, b int32) int {
+		if d := len(byPartition[b].events) - len(byPartition[a].events); d != 0 {
+			return d
+		}
+		return int(a - b)
+	})
+	groups := make([][]int32, min(max(n, 1), len(parts)))
+	load := make([]int, len(groups))
+	for _, p := range parts {
+		i := slices.Index(load, slices.Min(load))
+		groups[i] = append(groups[i], p)
+		load[i] += len(byPartition[p].events)
+	}
+	for _, g := range groups {
+		slices.Sort(g) // offsets are locked in partition order
+	}
+	return groups
 }
 
 func (pl *poll) partitions() []int32 {
@@ -116,9 +154,9 @@ func (pl *poll) partitions() []int32 {
 // fresh says whether nothing of the poll was applied yet, so the batch the poll stage
 // built holds as it is: the usual case, unless a rebalance or a lost commit
 // acknowledgement came between.
-func (pl *poll) fresh(stored map[int32]int64) bool {
-	for p, pr := range pl.byPartition {
-		if stored[p] > pr.first {
+func (pl *poll) fresh(partitions []int32, stored map[int32]int64) bool {
+	for _, p := range partitions {
+		if stored[p] > pl.byPartition[p].first {
 			return false
 		}
 	}

@@ -224,34 +224,39 @@ func (p *privacyCache) blocks(ctx context.Context, e *events.Event) string {
 // Redis the window is the full-reload period (PrivacyRefresh). Events dropped here
 // stay in the deduplication set (they were remembered when the poll was prepared):
 // the same event id sent again within the dedup window is dropped as a duplicate.
-func (c *Consumer) recheck(ctx context.Context, pl *poll) {
+func (c *Consumer) recheck(ctx context.Context, pl *poll, done []*built) {
 	c.privacy.sync(ctx)
 	s := c.privacy.current()
 	if s.gen == pl.privacyGen {
 		return
 	}
 	pl.privacyGen = s.gen
-	dropped := false
-	for _, pr := range pl.byPartition {
-		kept := pr.events[:0]
-		for _, a := range pr.events {
-			if why := s.blocks(c.privacy.source.Hasher, &a.event); why != "" {
-				c.m.dropped.WithLabelValues(why).Inc()
-				dropped = true
-				continue
-			}
-			kept = append(kept, a)
+	for i, g := range pl.groups {
+		if done[i] != nil { // committed already
+			continue
 		}
-		pr.events = kept
+		dropped := false
+		for _, p := range g {
+			pr := pl.byPartition[p]
+			kept := pr.events[:0]
+			for _, a := range pr.events {
+				if why := s.blocks(c.privacy.source.Hasher, &a.event); why != "" {
+					c.m.dropped.WithLabelValues(why).Inc()
+					dropped = true
+					continue
+				}
+				kept = append(kept, a)
+			}
+			pr.events = kept
+		}
+		if dropped {
+			// As the poll stage built it (nothing applied yet); own: the hashes it
+			// already remembered for this poll are not duplicates of themselves.
+			firsts := make(map[int32]int64, len(g))
+			for _, p := range g {
+				firsts[p] = pl.byPartition[p].first
+			}
+			pl.pre[i] = c.build(pl, g, firsts, pl.pre[i].own)
+		}
 	}
-	if !dropped {
-		return
-	}
-	firsts := make(map[int32]int64, len(pl.byPartition))
-	for p, pr := range pl.byPartition {
-		firsts[p] = pr.first
-	}
-	// As the poll stage built it (nothing applied yet); own: the hashes it already
-	// remembered for this poll are not duplicates of themselves.
-	pl.pre = c.build(pl, pl.partitions(), firsts, pl.pre.own)
 }

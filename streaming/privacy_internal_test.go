@@ -66,10 +66,11 @@ func TestSuppressionBetweenPrepareAndApply(t *testing.T) {
 	if err := priv.Suppress(ctx, tenant, []string{"gone"}, "gdpr deletion"); err != nil {
 		t.Fatal(err)
 	}
-	b, err := c.apply(ctx, pl)
+	groups, err := c.apply(ctx, pl)
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := groups[0]
 	if len(b.batches) != 1 || b.batches[0].EventCount != 1 || b.batches[0].LastOffset != 2 {
 		t.Fatalf("applied %+v, want one event and the offsets up to 2", b.batches)
 	}
