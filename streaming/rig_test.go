@@ -40,6 +40,8 @@ type rig struct {
 	producer *streaming.Producer
 	prefix   string
 	produced int64 // records written to the events topic
+	// windowRetention is the consumers' ConsumerConfig.WindowRetention.
+	windowRetention time.Duration
 }
 
 func newRig(t *testing.T) *rig {
@@ -129,6 +131,7 @@ func (r *rig) start(t *testing.T, st streaming.ConsumerStores) (*streaming.Consu
 	c, err := streaming.NewConsumer(streaming.ConsumerConfig{
 		Brokers: r.brokers, Topic: topic, DLQTopic: dlqTopic, Group: group,
 		Rules: events.DefaultRules(), MaxPollRecords: 3000, PrivacyRefresh: 100 * time.Millisecond,
+		WindowRetention: r.windowRetention,
 	}, r.codec, st, nil)
 	if err != nil {
 		t.Fatal(err)
