@@ -49,6 +49,12 @@ type JourneyRows struct {
 
 type whoColumns struct{ customers, journeys, devices, anonymous, users []string }
 
+// newWhoColumns returns columns with room for n rows: they are filled per batch,
+// thousands of rows at a time.
+func newWhoColumns(n int) whoColumns {
+	return whoColumns{make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)}
+}
+
 func (w *whoColumns) add(x Who) {
 	w.customers = append(w.customers, x.CustomerID)
 	w.journeys = append(w.journeys, x.JourneyID)
@@ -100,9 +106,9 @@ func writeTouchpoints(ctx context.Context, tx pgx.Tx, tenant string, day time.Ti
 	if len(tps) == 0 {
 		return nil
 	}
-	var ids, channels, kinds, campaigns []string
-	var at []time.Time
-	var who whoColumns
+	n := len(tps)
+	ids, channels, kinds, campaigns := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	at, who := make([]time.Time, 0, n), newWhoColumns(n)
 	for _, tp := range tps {
 		ids, at = append(ids, tp.EventID), append(at, tp.OccurredAt)
 		channels, kinds, campaigns = append(channels, tp.Channel), append(kinds, tp.InteractionType), append(campaigns, tp.CampaignID)
@@ -122,11 +128,9 @@ func writeConversions(ctx context.Context, tx pgx.Tx, tenant string, day time.Ti
 	if len(cs) == 0 {
 		return nil
 	}
-	var ids, channels, currencies []string
-	var at []time.Time
-	var values []int64
-	var weights []float64
-	var who whoColumns
+	n := len(cs)
+	ids, channels, currencies := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	at, values, weights, who := make([]time.Time, 0, n), make([]int64, 0, n), make([]float64, 0, n), newWhoColumns(n)
 	for _, c := range cs {
 		ids, at, channels = append(ids, c.EventID), append(at, c.OccurredAt), append(channels, c.Channel)
 		values, currencies, weights = append(values, c.ValueMicros), append(currencies, c.Currency), append(weights, c.AttributionWeight)

@@ -59,6 +59,15 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 	c.privacy.refresh(ctx, start)
 	privacyGen := c.privacy.current().gen // before filtering: a set loaded meanwhile only makes apply re-check
 	byPartition := map[int32]*partitionRecords{}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		// Sized at once: an accepted event is a few hundred bytes, and a poll holds
+		// up to tens of thousands of them.
+		if pr := byPartition[p.Partition]; pr == nil && len(p.Records) > 0 {
+			byPartition[p.Partition] = &partitionRecords{first: p.Records[0].Offset, events: make([]accepted, 0, len(p.Records))}
+		} else if pr != nil {
+			pr.events = slices.Grow(pr.events, len(p.Records))
+		}
+	})
 	var dead []*kgo.Record
 	// Decoded up front, so that sealed events are opened with one key lookup per poll;
 	// EachRecord below visits the records in the same order.
