@@ -17,7 +17,7 @@ import (
 // in-memory deduplication sets and the Redis view.
 type built struct {
 	batches  []store.PartitionBatch
-	all      *aggregate.Deltas
+	rows     *store.PreparedDeltas // every partition's deltas, ready to upsert
 	deltas   map[int32]*aggregate.Deltas
 	hashes   map[int32][]eventHash // events this batch applied
 	known    map[int32][]eventHash // events found applied already
@@ -84,12 +84,12 @@ func (c *Consumer) applyGroups(ctx context.Context, pl *poll, day time.Time, don
 func (c *Consumer) applyGroup(ctx context.Context, pl *poll, i int, day time.Time) (*built, error) {
 	partitions, pre := pl.groups[i], pl.pre[i]
 	var b *built
-	build := func(stored map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
+	build := func(stored map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
 		if b = pre; !pl.fresh(partitions, stored) {
 			b = c.build(pl, partitions, stored, pre.own)
 			b.rebuilt = true
 		}
-		return b.batches, b.all
+		return b.batches, b.rows
 	}
 	if err := c.batches.Apply(ctx, c.cfg.Topic, day, partitions, build); err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (c *Consumer) applyGroup(ctx context.Context, pl *poll, i int, day time.Tim
 // own, when set, holds the hashes the poll stage already remembered for this very
 // poll: they are not duplicates of themselves.
 func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, own map[eventHash]struct{}) *built {
-	b := &built{all: aggregate.New(), deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{},
+	b := &built{deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{},
 		known: map[int32][]eventHash{}, last: map[int32]int64{}, sets: pl.sets, own: map[eventHash]struct{}{}}
 	for _, p := range partitions {
 		pr := pl.byPartition[p]
@@ -154,9 +154,24 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, o
 		pb.TenantIDs, pb.Subjects = sortedKeys(tenants), subjectNames(subjects)
 		b.batches = append(b.batches, pb)
 		b.deltas[p], b.last[p] = deltas, pr.last
-		b.all.Merge(deltas)
 	}
+	b.rows = store.PrepareDeltas(mergeAll(b.deltas))
 	return b
+}
+
+// mergeAll sums the partitions' deltas into the rows to write; one partition's are
+// written as they are, without a copy (late events make them large).
+func mergeAll(parts map[int32]*aggregate.Deltas) *aggregate.Deltas {
+	if len(parts) == 1 {
+		for _, d := range parts {
+			return d
+		}
+	}
+	all := aggregate.New()
+	for _, d := range parts {
+		all.Merge(d)
+	}
+	return all
 }
 
 // windowsFrom is the Unix second before which an event polled at start gets no
@@ -169,10 +184,9 @@ func (c *Consumer) windowsFrom(start time.Time) int64 {
 	return start.Add(-c.cfg.WindowRetention).Unix()
 }
 
-// afterCommit remembers the applied events for deduplication and updates the Redis
-// view. Redis failing does not stop the pipeline: Postgres has the batch, and the view
-// is rebuilt from it once Redis is back.
-func (c *Consumer) afterCommit(ctx context.Context, b *built) {
+// afterCommit remembers the applied events for deduplication, before the next poll
+// is written.
+func (c *Consumer) afterCommit(b *built) {
 	now := time.Now()
 	applied := 0
 	for p, hashes := range b.hashes {
@@ -189,6 +203,12 @@ func (c *Consumer) afterCommit(ctx context.Context, b *built) {
 	if b.replayed {
 		c.view.assigned()
 	}
+}
+
+// updateView brings a committed batch to the Redis view. Redis failing does not stop
+// the pipeline: Postgres has the batch, and the view is rebuilt from it once Redis is
+// back.
+func (c *Consumer) updateView(ctx context.Context, b *built) {
 	// The batch is committed: its view update is finished even during shutdown.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -251,12 +251,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer c.cl.CloseAllowingRebalance()
 	prepared := make(chan *poll, 1)
 	applied := make(chan error, 1)
-	go func() { applied <- c.applyLoop(ctx, prepared) }()
+	// Committed batches go to the Redis view in order, in a stage of their own: the
+	// next transaction does not wait for Redis.
+	committed, viewed := make(chan *built, 2), make(chan struct{})
+	go func() { defer close(viewed); c.viewLoop(ctx, committed) }()
+	go func() { applied <- c.applyLoop(ctx, prepared, committed) }()
 	err := c.pollLoop(ctx, prepared, applied)
 	close(prepared)
 	if applyErr := <-applied; err == nil {
 		err = applyErr
 	}
+	close(committed) // the apply loop has returned: nothing more is sent
+	<-viewed
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -287,27 +293,39 @@ func (c *Consumer) pollLoop(ctx context.Context, prepared chan<- *poll, applied 
 	}
 }
 
-// applyLoop writes prepared polls in order until the channel closes. A poll handed
-// over before shutdown is still written, so a clean stop re-reads nothing.
-func (c *Consumer) applyLoop(ctx context.Context, prepared <-chan *poll) error {
+// applyLoop writes prepared polls in order until the channel closes, and hands each
+// committed batch to the view stage. A poll handed over before shutdown is still
+// written, so a clean stop re-reads nothing.
+func (c *Consumer) applyLoop(ctx context.Context, prepared <-chan *poll, committed chan<- *built) error {
+	for pl := range prepared {
+		groups, err := c.apply(ctx, pl)
+		if err != nil {
+			for range prepared { // drain so the poll stage never blocks
+			}
+			return err
+		}
+		for _, b := range groups {
+			c.afterCommit(b)
+			committed <- b
+		}
+		c.m.batchSeconds.Observe(time.Since(pl.start).Seconds())
+	}
+	return nil
+}
+
+// viewLoop updates the Redis view with committed batches, in commit order (the view
+// skips a partition's offsets it has seen, so a later batch must not overtake an
+// earlier one), and repairs it between batches, until the channel closes.
+func (c *Consumer) viewLoop(ctx context.Context, committed <-chan *built) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
-		case pl, ok := <-prepared:
+		case b, ok := <-committed:
 			if !ok {
-				return nil
+				return
 			}
-			groups, err := c.apply(ctx, pl)
-			if err != nil {
-				for range prepared { // drain so the poll stage never blocks
-				}
-				return err
-			}
-			for _, b := range groups {
-				c.afterCommit(ctx, b)
-			}
-			c.m.batchSeconds.Observe(time.Since(pl.start).Seconds())
+			c.updateView(ctx, b)
 		case <-tick.C:
 			c.view.maintain(ctx)
 		}
