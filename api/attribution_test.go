@@ -92,8 +92,8 @@ func seedSmallJourneys(t *testing.T, p *pgxpool.Pool, tenant string, day time.Ti
 			{EventID: "c2", OccurredAt: at(6), Who: store.Who{UserID: "u2"}, ValueMicros: 3_000_000, Currency: "USD", AttributionWeight: 1},
 		},
 	}
-	err := store.Batches{DB: p, Group: "seed"}.Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		return []store.PartitionBatch{{Topic: "seed", LastOffset: 4, Journeys: map[string]*store.JourneyRows{tenant: rows}}}, &aggregate.Deltas{}
+	err := store.Batches{DB: p, Group: "seed"}.Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
+		return []store.PartitionBatch{{Topic: "seed", LastOffset: 4, Journeys: map[string]*store.JourneyRows{tenant: rows}}}, store.PrepareDeltas(aggregate.New())
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -171,8 +171,8 @@ func applyJourneyRows(t *testing.T, pool *pgxpool.Pool, day time.Time, first int
 	if err := (store.Archive{DB: pool}).EnsurePartitions(ctx, day, 0); err != nil {
 		t.Fatal(err)
 	}
-	err := (store.Batches{DB: pool, Group: "profiles-api-seed"}).Apply(ctx, "seed", day, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		return []store.PartitionBatch{{Topic: "seed", FirstOffset: first, LastOffset: first + 9, Journeys: rows}}, &aggregate.Deltas{}
+	err := (store.Batches{DB: pool, Group: "profiles-api-seed"}).Apply(ctx, "seed", day, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
+		return []store.PartitionBatch{{Topic: "seed", FirstOffset: first, LastOffset: first + 9, Journeys: rows}}, store.PrepareDeltas(aggregate.New())
 	})
 	if err != nil {
 		t.Fatal(err)

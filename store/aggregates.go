@@ -30,13 +30,38 @@ type Aggregates struct{ DB *pgxpool.Pool }
 // consumers during a rebalance) wait for each other instead of deadlocking. The order
 // holds within one call: a transaction should make one, with its batch's merged deltas.
 func WriteDeltas(ctx context.Context, tx pgx.Tx, d *aggregate.Deltas) error {
+	return PrepareDeltas(d).Write(ctx, tx)
+}
+
+// PreparedDeltas are Deltas as the column arrays of their upserts: sorting and
+// splitting tens of thousands of rows is CPU work the consumer does before its
+// transaction, not inside it.
+type PreparedDeltas struct {
+	upserts []preparedUpsert
+}
+
+type preparedUpsert struct {
+	t    *table
+	rows int
+	args []any
+}
+
+// PrepareDeltas sorts d's rows and lays them out as WriteDeltas writes them.
+func PrepareDeltas(d *aggregate.Deltas) *PreparedDeltas {
+	p := &PreparedDeltas{}
 	for _, t := range tables {
-		rows := t.rows(d)
-		if len(rows) == 0 {
-			continue
+		if rows := t.rows(d); len(rows) > 0 {
+			p.upserts = append(p.upserts, preparedUpsert{t, len(rows), t.columns(rows)})
 		}
-		if _, err := tx.Exec(ctx, t.upsert, t.columns(rows)...); err != nil {
-			return fmt.Errorf("upsert %d rows into %s: %w", len(rows), t.name, err)
+	}
+	return p
+}
+
+// Write upserts the prepared rows in tx, table by table in the global lock order.
+func (p *PreparedDeltas) Write(ctx context.Context, tx pgx.Tx) error {
+	for _, u := range p.upserts {
+		if _, err := tx.Exec(ctx, u.t.upsert, u.args...); err != nil {
+			return fmt.Errorf("upsert %d rows into %s: %w", u.rows, u.t.name, err)
 		}
 	}
 	return nil

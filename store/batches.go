@@ -7,8 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/touchpoint/touchpoint/aggregate"
 )
 
 // PartitionBatch is what one consumer batch produced for one Kafka partition.
@@ -52,7 +50,7 @@ func (b Batches) Offsets(ctx context.Context, topic string, partitions []int32) 
 // write, keeping only records at or beyond each partition's stored next offset:
 // anything before it was already applied (by this consumer before a crash, or by
 // another before a rebalance).
-type Build func(stored map[int32]int64) ([]PartitionBatch, *aggregate.Deltas)
+type Build func(stored map[int32]int64) ([]PartitionBatch, *PreparedDeltas)
 
 // Apply writes one consumer batch exactly once: in one transaction it locks the
 // partitions' offsets, lets build drop what was already applied, writes the archive
@@ -83,7 +81,7 @@ func (b Batches) Apply(ctx context.Context, topic string, day time.Time, partiti
 			return err
 		}
 	}
-	if err := WriteDeltas(ctx, tx, deltas); err != nil {
+	if err := deltas.Write(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

@@ -123,8 +123,8 @@ func TestCustomersToSyncAndRampIDs(t *testing.T) {
 	if err := (store.Archive{DB: pool}).EnsurePartitions(ctx, today, 0); err != nil {
 		t.Fatal(err)
 	}
-	err := (store.Batches{DB: pool, Group: "profiles-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		return []store.PartitionBatch{{Topic: "seed", FirstOffset: 0, LastOffset: 2, Journeys: map[string]*store.JourneyRows{"acme": rows}}}, &aggregate.Deltas{}
+	err := (store.Batches{DB: pool, Group: "profiles-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
+		return []store.PartitionBatch{{Topic: "seed", FirstOffset: 0, LastOffset: 2, Journeys: map[string]*store.JourneyRows{"acme": rows}}}, store.PrepareDeltas(aggregate.New())
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -42,9 +42,9 @@ func seedJourneys(t testing.TB, pool *pgxpool.Pool, tenants []string, days, perD
 	var offset int64
 	write := func(tenant string, rows *store.JourneyRows) {
 		n := int64(len(rows.Touchpoints) + len(rows.Conversions))
-		err := batches.Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
+		err := batches.Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
 			return []store.PartitionBatch{{Topic: "seed", FirstOffset: offset, LastOffset: offset + n - 1,
-				Journeys: map[string]*store.JourneyRows{tenant: rows}}}, &aggregate.Deltas{}
+				Journeys: map[string]*store.JourneyRows{tenant: rows}}}, store.PrepareDeltas(aggregate.New())
 		})
 		if err != nil {
 			t.Fatal(err)

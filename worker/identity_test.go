@@ -178,8 +178,8 @@ func TestRecomputeUsesStoredProbabilisticLinks(t *testing.T) {
 		Conversions: []store.Conversion{{EventID: "c-laptop", OccurredAt: converted, Who: store.Who{DeviceID: "laptop", UserID: "u1"},
 			Channel: "search", ValueMicros: 10_000_000, Currency: "EUR", AttributionWeight: 1}},
 	}
-	err := (store.Batches{DB: pool, Group: "identity-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		return []store.PartitionBatch{{Topic: "seed", FirstOffset: 0, LastOffset: 1, Journeys: map[string]*store.JourneyRows{"acme": rows}}}, &aggregate.Deltas{}
+	err := (store.Batches{DB: pool, Group: "identity-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
+		return []store.PartitionBatch{{Topic: "seed", FirstOffset: 0, LastOffset: 1, Journeys: map[string]*store.JourneyRows{"acme": rows}}}, store.PrepareDeltas(aggregate.New())
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -78,8 +78,8 @@ func (f *profileFixture) seedCustomers(t *testing.T, tenant string, customers ..
 			Who: store.Who{CustomerID: cid, JourneyID: "j-" + cid}, Channel: "email", InteractionType: "click"})
 	}
 	n := int64(len(customers))
-	err := (store.Batches{DB: f.pool, Group: "profiles-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
-		return []store.PartitionBatch{{Topic: "seed", FirstOffset: 0, LastOffset: n - 1, Journeys: map[string]*store.JourneyRows{tenant: rows}}}, &aggregate.Deltas{}
+	err := (store.Batches{DB: f.pool, Group: "profiles-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
+		return []store.PartitionBatch{{Topic: "seed", FirstOffset: 0, LastOffset: n - 1, Journeys: map[string]*store.JourneyRows{tenant: rows}}}, store.PrepareDeltas(aggregate.New())
 	})
 	if err != nil {
 		t.Fatal(err)

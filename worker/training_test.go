@@ -41,9 +41,9 @@ func seedSynthJourneys(t testing.TB, pool *pgxpool.Pool, tenant string, journeys
 		}
 	}
 	n := int64(len(rows.Touchpoints) + len(rows.Conversions))
-	err := (store.Batches{DB: pool, Group: "training-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *aggregate.Deltas) {
+	err := (store.Batches{DB: pool, Group: "training-seed"}).Apply(ctx, "seed", today, []int32{0}, func(map[int32]int64) ([]store.PartitionBatch, *store.PreparedDeltas) {
 		return []store.PartitionBatch{{Topic: "seed", FirstOffset: 0, LastOffset: n - 1,
-			Journeys: map[string]*store.JourneyRows{tenant: rows}}}, &aggregate.Deltas{}
+			Journeys: map[string]*store.JourneyRows{tenant: rows}}}, store.PrepareDeltas(aggregate.New())
 	})
 	if err != nil {
 		t.Fatal(err)
