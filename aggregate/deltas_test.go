@@ -260,3 +260,23 @@ func TestAddSinceSkipsOnlyOldWindows(t *testing.T) {
 		t.Fatal("no windows kept at all")
 	}
 }
+
+// ByTenantWhere copies only the rows it is asked for: together they are exactly
+// those rows of the whole.
+func TestByTenantWhereKeepsOnlyAcceptedRows(t *testing.T) {
+	evs, _ := generate(t, 20_000, 50*time.Millisecond)
+	d := addAll(evs)
+	cut := evs[len(evs)/2].Timestamp.Unix()
+	keep := func(l aggregate.Level, b aggregate.Bucket) bool { return l == aggregate.Week || l == aggregate.Window && b >= cut }
+	union := aggregate.New()
+	for _, part := range d.ByTenantWhere(keep) {
+		union.Merge(part)
+	}
+	want := d.Only(aggregate.Week)
+	for _, part := range d.Only(aggregate.Window).ByTenantWhere(func(_ aggregate.Level, b aggregate.Bucket) bool { return b >= cut }) {
+		want.Merge(part)
+	}
+	if union.Len() == 0 || union.Len() >= d.Len() || !reflect.DeepEqual(union, want) {
+		t.Fatalf("kept %d of %d rows, want the %d week rows and windows from the cut", union.Len(), d.Len(), want.Len())
+	}
+}

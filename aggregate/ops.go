@@ -23,9 +23,17 @@ func (d *Deltas) Merge(o *Deltas) {
 
 // ByTenant splits d by tenant: the Redis view is written per tenant, each under its
 // own hash tag. The parts have copies of d's values.
-func (d *Deltas) ByTenant() map[string]*Deltas {
+func (d *Deltas) ByTenant() map[string]*Deltas { return d.ByTenantWhere(nil) }
+
+// ByTenantWhere splits the rows of d that keep accepts (all when keep is nil) by
+// tenant, copying only those: a batch of late events has many rows the Redis view
+// does not hold.
+func (d *Deltas) ByTenantWhere(keep func(Level, Bucket) bool) map[string]*Deltas {
 	out := make(map[string]*Deltas)
 	d.route(func(s slot) *Deltas {
+		if keep != nil && !keep(s.level, s.bucket) {
+			return nil
+		}
 		part := out[s.tenant]
 		if part == nil {
 			part = New()

@@ -62,12 +62,12 @@ return 1
 // make a key each. It reports whether the deltas were new.
 func (r Realtime) Apply(ctx context.Context, tenant string, partition int32, offset int64, d *aggregate.Deltas) (bool, error) {
 	now := time.Now()
-	oldest := now.Add(-r.ttl()).Unix()
+	held := r.Holds(now)
 	keys := []string{appliedKey(tenant), totalKey(tenant), freshKey(tenant)}
 	args := []any{partition, offset, int64(r.ttl().Seconds()), now.UnixMilli()}
 	args = appendFields(args, encodeAll(d.Only(aggregate.Week)))
 	for b, fields := range encode(d.Only(aggregate.Window)) {
-		if b+int64(aggregate.WindowSize/time.Second) <= oldest {
+		if !held(aggregate.Window, b) {
 			continue
 		}
 		keys = append(keys, windowKey(tenant, b))
@@ -78,6 +78,16 @@ func (r Realtime) Apply(ctx context.Context, tenant string, partition int32, off
 		return false, fmt.Errorf("redis: apply %s/%d@%d: %w", tenant, partition, offset, err)
 	}
 	return n == 1, nil
+}
+
+// Holds says which rows Apply reads as of now: the week level (for the running
+// totals) and windows younger than the TTL. The consumer copies only those out of a
+// batch.
+func (r Realtime) Holds(now time.Time) func(aggregate.Level, aggregate.Bucket) bool {
+	oldest := now.Add(-r.ttl()).Unix()
+	return func(l aggregate.Level, b aggregate.Bucket) bool {
+		return l == aggregate.Week || l == aggregate.Window && b+int64(aggregate.WindowSize/time.Second) > oldest
+	}
 }
 
 func appendFields(args []any, fields map[string]int64) []any {

@@ -64,7 +64,7 @@ func (v *view) apply(ctx context.Context, b *built) {
 		return
 	}
 	for p, d := range b.deltas {
-		for tenant, td := range d.ByTenant() {
+		for tenant, td := range d.ByTenantWhere(v.rt.Holds(time.Now())) {
 			if _, err := v.rt.Apply(ctx, tenant, p, b.last[p], td); err != nil {
 				v.markDown(err)
 				return
