@@ -267,7 +267,9 @@ func TestByTenantWhereKeepsOnlyAcceptedRows(t *testing.T) {
 	evs, _ := generate(t, 20_000, 50*time.Millisecond)
 	d := addAll(evs)
 	cut := evs[len(evs)/2].Timestamp.Unix()
-	keep := func(l aggregate.Level, b aggregate.Bucket) bool { return l == aggregate.Week || l == aggregate.Window && b >= cut }
+	keep := func(l aggregate.Level, b aggregate.Bucket) bool {
+		return l == aggregate.Week || l == aggregate.Window && b >= cut
+	}
 	union := aggregate.New()
 	for _, part := range d.ByTenantWhere(keep) {
 		union.Merge(part)
