@@ -111,6 +111,7 @@ func (c *Consumer) applyGroup(ctx context.Context, pl *poll, i int, day time.Tim
 func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, own map[eventHash]struct{}) *built {
 	b := &built{deltas: map[int32]*aggregate.Deltas{}, hashes: map[int32][]eventHash{},
 		known: map[int32][]eventHash{}, last: map[int32]int64{}, sets: pl.sets, own: map[eventHash]struct{}{}}
+	windowsFrom := c.windowsFrom(pl.start)
 	for _, p := range partitions {
 		pr := pl.byPartition[p]
 		next := stored[p]
@@ -128,7 +129,6 @@ func (c *Consumer) build(pl *poll, partitions []int32, stored map[int32]int64, o
 			EventHashes: make([]byte, 0, len(eventHash{})*len(pr.events))}
 		seen := pl.sets[p]
 		deltas := aggregate.New()
-		windowsFrom := c.windowsFrom(pl.start)
 		tenants, subjects := map[string]bool{}, map[subjectKey]bool{}
 		for i := range pr.events {
 			a := &pr.events[i]

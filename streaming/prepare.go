@@ -151,15 +151,6 @@ func splitPartitions(byPartition map[int32]*partitionRecords, n int) [][]int32 {
 	return groups
 }
 
-func (pl *poll) partitions() []int32 {
-	out := make([]int32, 0, len(pl.byPartition))
-	for p := range pl.byPartition {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // fresh says whether nothing of the poll was applied yet, so the batch the poll stage
 // built holds as it is: the usual case, unless a rebalance or a lost commit
 // acknowledgement came between.
