@@ -60,13 +60,17 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 	privacyGen := c.privacy.current().gen // before filtering: a set loaded meanwhile only makes apply re-check
 	byPartition := map[int32]*partitionRecords{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		pr := byPartition[p.Partition]
+		if pr == nil {
+			pr = &partitionRecords{first: p.Records[0].Offset}
+			byPartition[p.Partition] = pr
+		}
 		// Sized at once: an accepted event is a few hundred bytes, and a poll holds
 		// up to tens of thousands of them.
-		if pr := byPartition[p.Partition]; pr == nil && len(p.Records) > 0 {
-			byPartition[p.Partition] = &partitionRecords{first: p.Records[0].Offset, events: make([]accepted, 0, len(p.Records))}
-		} else if pr != nil {
-			pr.events = slices.Grow(pr.events, len(p.Records))
-		}
+		pr.events = slices.Grow(pr.events, len(p.Records))
 	})
 	var dead []*kgo.Record
 	// Decoded up front, so that sealed events are opened with one key lookup per poll;
@@ -74,11 +78,7 @@ func (c *Consumer) prepare(ctx context.Context, fetches kgo.Fetches) (*poll, err
 	decoded, next := c.decodePoll(ctx, fetches), 0
 	fetches.EachRecord(func(r *kgo.Record) {
 		c.m.consumed.Inc()
-		pr := byPartition[r.Partition]
-		if pr == nil {
-			pr = &partitionRecords{first: r.Offset}
-			byPartition[r.Partition] = pr
-		}
+		pr := byPartition[r.Partition] // made above for every partition with records
 		pr.last = r.Offset
 		e, class, err := c.parse(&decoded[next], start)
 		next++
