@@ -237,17 +237,7 @@ func (c *Consumer) recheck(ctx context.Context, pl *poll, done []*built) {
 		}
 		dropped := false
 		for _, p := range g {
-			pr := pl.byPartition[p]
-			kept := pr.events[:0]
-			for _, a := range pr.events {
-				if why := s.blocks(c.privacy.source.Hasher, &a.event); why != "" {
-					c.m.dropped.WithLabelValues(why).Inc()
-					dropped = true
-					continue
-				}
-				kept = append(kept, a)
-			}
-			pr.events = kept
+			dropped = c.dropBlocked(s, pl.byPartition[p]) || dropped
 		}
 		if dropped {
 			// As the poll stage built it (nothing applied yet); own: the hashes it
@@ -259,4 +249,19 @@ func (c *Consumer) recheck(ctx context.Context, pl *poll, done []*built) {
 			pl.pre[i] = c.build(pl, g, firsts, pl.pre[i].own)
 		}
 	}
+}
+
+// dropBlocked removes pr's events that s blocks and reports whether there were any.
+func (c *Consumer) dropBlocked(s *privacySet, pr *partitionRecords) bool {
+	kept := pr.events[:0]
+	for _, a := range pr.events {
+		if why := s.blocks(c.privacy.source.Hasher, &a.event); why != "" {
+			c.m.dropped.WithLabelValues(why).Inc()
+			continue
+		}
+		kept = append(kept, a)
+	}
+	dropped := len(kept) < len(pr.events)
+	pr.events = kept
+	return dropped
 }
