@@ -76,13 +76,9 @@ func (s *Server) handleRealtime(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) realtimeFigures(ctx context.Context, tenant string, from, to aggregate.Bucket) (map[aggregate.Bucket]*aggregate.Deltas, *aggregate.Deltas, time.Time, string, error) {
 	if s.realtime != nil {
-		windows, err := s.realtime.Windows(ctx, tenant, from, to)
+		windows, totals, at, err := s.realtime.Snapshot(ctx, tenant, from, to)
 		if err == nil {
-			var totals *aggregate.Deltas
-			var at time.Time
-			if totals, at, err = s.realtime.Totals(ctx, tenant); err == nil {
-				return windows, totals, at, "redis", nil
-			}
+			return windows, totals, at, "redis", nil
 		}
 		if s.aggregates.DB == nil {
 			return nil, nil, time.Time{}, "", touchpoint.Errorf(touchpoint.EUnavailable, "real-time view unavailable: %v", err)

@@ -101,38 +101,44 @@ func appendFields(args []any, fields map[string]int64) []any {
 // Windows returns the tenant's 5-second windows with from <= bucket <= to that Redis
 // holds, by bucket.
 func (r Realtime) Windows(ctx context.Context, tenant string, from, to aggregate.Bucket) (map[aggregate.Bucket]*aggregate.Deltas, error) {
-	step := int64(aggregate.WindowSize / time.Second)
-	pipe := r.RDB.Pipeline()
-	cmds := map[aggregate.Bucket]*redis.MapStringStringCmd{}
-	for b := from; b <= to; b += step {
-		cmds[b] = pipe.HGetAll(ctx, windowKey(tenant, b))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("redis: read windows of %s: %w", tenant, err)
-	}
-	out := map[aggregate.Bucket]*aggregate.Deltas{}
-	for b, cmd := range cmds {
-		if fields := cmd.Val(); len(fields) > 0 {
-			out[b] = decode(fields, tenant, aggregate.Window, b)
-		}
-	}
-	return out, nil
+	windows, _, _, err := r.Snapshot(ctx, tenant, from, to)
+	return windows, err
 }
 
 // Totals returns the tenant's running totals (Level Week, Bucket 0 keys, as
 // Aggregates.Totals gives them) and when the view last changed.
 func (r Realtime) Totals(ctx context.Context, tenant string) (*aggregate.Deltas, time.Time, error) {
-	pipe := r.RDB.Pipeline()
+	_, totals, at, err := r.Snapshot(ctx, tenant, 1, 0)
+	return totals, at, err
+}
+
+// Snapshot reads the tenant's windows with from <= bucket <= to, its running totals and
+// when the view last changed, in one MULTI, so that the figures are those of one
+// moment: read apart, a batch applied in between would show in the totals but not in
+// the windows. All of them share the tenant's hash slot.
+func (r Realtime) Snapshot(ctx context.Context, tenant string, from, to aggregate.Bucket) (map[aggregate.Bucket]*aggregate.Deltas, *aggregate.Deltas, time.Time, error) {
+	step := int64(aggregate.WindowSize / time.Second)
+	pipe := r.RDB.TxPipeline()
+	cmds := map[aggregate.Bucket]*redis.MapStringStringCmd{}
+	for b := from; b <= to; b += step {
+		cmds[b] = pipe.HGetAll(ctx, windowKey(tenant, b))
+	}
 	tot := pipe.HGetAll(ctx, totalKey(tenant))
 	fresh := pipe.Get(ctx, freshKey(tenant))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, time.Time{}, fmt.Errorf("redis: read totals of %s: %w", tenant, err)
+		return nil, nil, time.Time{}, fmt.Errorf("redis: read the view of %s: %w", tenant, err)
+	}
+	windows := map[aggregate.Bucket]*aggregate.Deltas{}
+	for b, cmd := range cmds {
+		if fields := cmd.Val(); len(fields) > 0 {
+			windows[b] = decode(fields, tenant, aggregate.Window, b)
+		}
 	}
 	var at time.Time
 	if ms, err := fresh.Int64(); err == nil {
 		at = time.UnixMilli(ms).UTC()
 	}
-	return decode(tot.Val(), tenant, aggregate.Week, 0), at, nil
+	return windows, decode(tot.Val(), tenant, aggregate.Week, 0), at, nil
 }
 
 // Replace rebuilds a tenant's view from Postgres figures: windows (Window level),
